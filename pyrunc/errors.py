@@ -1,0 +1,109 @@
+"""Typed errors. Every error carries the field, path or step it is about and
+renders as one line a user can act on (the CLI prints str(err))."""
+from __future__ import annotations
+
+
+class PyruncError(Exception):
+    """Base of every error pyrunc reports to the user."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(PyruncError):
+    """config.json (or a process.json) is malformed or violates the spec.
+
+    `field` is a JSON path such as `process.args` or `mounts[2].destination`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class BundleError(PyruncError):
+    """The bundle directory, its config.json or its rootfs is unusable."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class InvalidIDError(PyruncError):
+    def __init__(self, cid: str) -> None:
+        self.cid = cid
+        super().__init__(f"invalid container ID format: {cid!r}")
+
+
+class ContainerNotFound(PyruncError):
+    def __init__(self, cid: str) -> None:
+        self.cid = cid
+        super().__init__(f"container does not exist: {cid}")
+
+
+class ContainerExists(PyruncError):
+    def __init__(self, cid: str) -> None:
+        self.cid = cid
+        super().__init__(f"container with given ID already exists: {cid}")
+
+
+class StateError(PyruncError):
+    """An operation is not allowed in the container's current status."""
+
+    def __init__(self, cid: str, message: str) -> None:
+        self.cid = cid
+        super().__init__(message)
+
+
+class NotRunning(StateError):
+    def __init__(self, cid: str, what: str = "container not running") -> None:
+        super().__init__(cid, what)
+
+
+class CgroupError(PyruncError):
+    """A cgroup file could not be written or read: names the file and value."""
+
+    def __init__(self, path: str, message: str, value: str | None = None) -> None:
+        self.path = path
+        self.value = value
+        if value is not None:
+            super().__init__(f"cgroup: writing {value!r} to {path}: {message}")
+        else:
+            super().__init__(f"cgroup: {path}: {message}")
+
+
+class InitError(PyruncError):
+    """The container's init failed at a step before execve.
+
+    Reported by the C helper over the sync socket as (step, errno, detail)."""
+
+    def __init__(self, step: str, errno_: int, detail: str) -> None:
+        import os
+
+        self.step = step
+        self.errno = errno_
+        self.detail = detail
+        reason = os.strerror(errno_) if errno_ else ""
+        msg = f"container init: {step}"
+        if detail:
+            msg += f" {detail}"
+        if reason:
+            msg += f": {reason}"
+        super().__init__(msg)
+
+
+class HookError(PyruncError):
+    def __init__(self, kind: str, path: str, message: str) -> None:
+        self.kind = kind
+        self.path = path
+        super().__init__(f"{kind} hook {path}: {message}")
+
+
+class UnsupportedError(PyruncError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is not supported by pyrunc")
