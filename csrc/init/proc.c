@@ -1,0 +1,335 @@
+/* Process attributes: procfs writes through the verified host /proc fd,
+ * the console, capabilities, seccomp, hooks and the final execve. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include "init.h"
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+static char exec_path[PATH_MAX];
+
+/* Write a procfs file through the host /proc fd opened and checked before
+ * any container mount existed: the container cannot redirect it. */
+static void proc_write(const char *rel, const char *value, const char *what)
+{
+	struct open_how how = {
+		.flags = O_WRONLY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	};
+	int fd = syscall(SYS_openat2, hostproc, rel, &how, sizeof(how));
+	if (fd < 0)
+		fail(errno, "%s: opening /proc/%s", what, rel);
+	size_t len = strlen(value);
+	if (write(fd, value, len) != (ssize_t)len)
+		fail(errno, "%s: writing \"%s\" to /proc/%s", what, value, rel);
+	close(fd);
+}
+
+void op_sysctl(const char *key, const char *value)
+{
+	char rel[PATH_MAX];
+	static char step[300];
+	snprintf(step, sizeof(step), "sysctl %s", key);
+	cur_step = step;
+	snprintf(rel, sizeof(rel), "sys/%s", key);
+	for (char *p = rel + 4; *p; p++)
+		if (*p == '.')
+			*p = '/';
+	proc_write(rel, value, "linux.sysctl");
+}
+
+void op_oom_score_adj(const char *value)
+{
+	cur_step = "oomScoreAdj";
+	proc_write("self/oom_score_adj", value, "process.oomScoreAdj");
+}
+
+/* Create the pty in the container's devpts, hand its master to the console
+ * socket (runc's protocol: SCM_RIGHTS, the pty path as payload) and make the
+ * slave our controlling terminal and stdio. */
+void op_console(int sock, int rows, int cols)
+{
+	char name[64];
+	int n, unlock = 0;
+	cur_step = "console";
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		fail(errno, "opening /dev/ptmx in the container");
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+		fail(errno, "unlocking the pty");
+	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+	if (slave < 0)
+		fail(errno, "opening the pty slave");
+	if (rows > 0 || cols > 0) {
+		struct winsize ws = { .ws_row = rows, .ws_col = cols };
+		ioctl(slave, TIOCSWINSZ, &ws);
+	}
+	snprintf(name, sizeof(name), "/dev/pts/%d", n);
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct iovec iov = { name, strlen(name) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+		fail(errno, "sending the pty master to the console socket");
+	close(master);
+	close(sock);
+	for (int i = 0; i < 3; i++)
+		if (dup2(slave, i) < 0)
+			fail(errno, "dup2 pty");
+	if (slave > 2)
+		close(slave);
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		fail(errno, "TIOCSCTTY");
+}
+
+void op_seccomp(const char *bpf, size_t len, unsigned flags, int notify)
+{
+	struct sock_fprog prog = { .len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = (struct sock_filter *)bpf };
+	cur_step = "seccomp";
+	int fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+	if (fd < 0)
+		fail(errno, "loading the seccomp filter (flags 0x%x)", flags);
+	if (notify) {
+		/* The listener fd goes to pyrunc, which forwards it to
+		 * linux.seccomp.listenerPath with the container state. */
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		memset(cbuf, 0, sizeof(cbuf));
+		struct iovec iov = { "seccomp", 7 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		if (sync_fd < 0 || sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0)
+			fail(errno, "sending the seccomp listener fd");
+		char ack[16];
+		recv_msg(ack, sizeof(ack));
+		close(fd);
+	}
+}
+
+void op_capbset(unsigned long long keep)
+{
+	cur_step = "capabilities";
+	for (int i = 0; i < 64; i++) {
+		if (keep & (1ULL << i))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, i, 0, 0, 0) < 0 && errno != EINVAL)
+			fail(errno, "dropping capability %d from the bounding set", i);
+	}
+}
+
+/* args: effective, permitted, inheritable, ambient (hex masks) */
+void op_caps(struct rec *r)
+{
+	unsigned long long eff = hexnum(r->arg[0]), prm = hexnum(r->arg[1]);
+	unsigned long long inh = hexnum(r->arg[2]), amb = hexnum(r->arg[3]);
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = {
+		{ (uint32_t)eff, (uint32_t)prm, (uint32_t)inh },
+		{ (uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32) },
+	};
+	cur_step = "capabilities";
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail(errno, "capset(effective=%llx permitted=%llx inheritable=%llx)", eff, prm, inh);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		fail(errno, "clearing ambient capabilities");
+	for (int i = 0; i < 64; i++)
+		if ((amb & (1ULL << i)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0) < 0)
+			fail(errno, "raising ambient capability %d", i);
+}
+
+/* args: kind, path, argv, env, timeout seconds (0 = none).  Runs a hook as a
+ * child with the state JSON on its stdin. */
+void op_hook(struct rec *r, const char *state, size_t state_len)
+{
+	char *argv[256], *envp[1024];
+	static char step[PATH_MAX + 32];
+	int in[2];
+	snprintf(step, sizeof(step), "%s hook %s", r->arg[0], r->arg[1]);
+	cur_step = step;
+	split0(r->arg[2], r->len[2], argv, 256);
+	split0(r->arg[3], r->len[3], envp, 1024);
+	if (!argv[0])
+		argv[0] = r->arg[1], argv[1] = NULL;
+	int timeout = (int)num(r->arg[4]);
+	if (pipe2(in, O_CLOEXEC) < 0)
+		fail(errno, "pipe");
+	pid_t pid = fork();
+	if (pid < 0)
+		fail(errno, "fork");
+	if (pid == 0) {
+		dup2(in[0], 0);
+		execve(r->arg[1], argv, envp);
+		dprintf(2, "pyrunc: %s: exec: %s\n", step, strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	signal(SIGPIPE, SIG_IGN);
+	if (state_len && write(in[1], state, state_len) < 0 && errno != EPIPE)
+		fail(errno, "writing the state to the hook");
+	close(in[1]);
+	int pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0 && timeout > 0) {
+		struct pollfd pfd = { pidfd, POLLIN, 0 };
+		int n;
+		do
+			n = poll(&pfd, 1, timeout * 1000);
+		while (n < 0 && errno == EINTR);
+		if (n == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			fail(ETIMEDOUT, "did not finish within its timeout of %ds and was killed", timeout);
+		}
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			fail(errno, "waitpid");
+	if (pidfd >= 0)
+		close(pidfd);
+	if (WIFEXITED(st) && WEXITSTATUS(st))
+		fail(0, "exited with status %d", WEXITSTATUS(st));
+	if (WIFSIGNALED(st))
+		fail(0, "killed by signal %d", WTERMSIG(st));
+}
+
+static int is_exec_file(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
+/* Resolve args[0] like runc: a name without '/' is searched in the PATH of
+ * process.env; a failure here fails `create`, not `start`. */
+void op_find_exec(const char *arg0, const char *path)
+{
+	cur_step = "exec";
+	if (strchr(arg0, '/')) {
+		if (!is_exec_file(arg0))
+			fail(errno ? errno : EACCES, "exec: \"%s\": not an executable file in the container", arg0);
+		snprintf(exec_path, sizeof(exec_path), "%s", arg0);
+		return;
+	}
+	char buf[8192];
+	snprintf(buf, sizeof(buf), "%s", *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	char *save;
+	for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		snprintf(exec_path, sizeof(exec_path), "%s/%s", *d ? d : ".", arg0);
+		if (is_exec_file(exec_path))
+			return;
+	}
+	fail(ENOENT, "exec: \"%s\": executable file not found in $PATH", arg0);
+}
+
+/* args: argv, env (NUL separated) */
+void op_exec(struct rec *r)
+{
+	static char *argv[4096], *envp[4096];
+	split0(r->arg[0], r->len[0], argv, 4096);
+	split0(r->arg[1], r->len[1], envp, 4096);
+	cur_step = "exec";
+	execve(exec_path, argv, envp);
+	fail(errno, "exec %s", exec_path);
+}
+
+struct pyr_sched_attr {
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+	uint32_t util_min, util_max;
+};
+
+/* args: policy, nice, priority, flags, runtime, deadline, period */
+void op_scheduler(struct rec *r)
+{
+	struct pyr_sched_attr a = {
+		.size = sizeof(a),
+		.sched_policy = (uint32_t)num(r->arg[0]),
+		.sched_nice = (int32_t)num(r->arg[1]),
+		.sched_priority = (uint32_t)num(r->arg[2]),
+		.sched_flags = (uint64_t)num(r->arg[3]),
+		.sched_runtime = (uint64_t)num(r->arg[4]),
+		.sched_deadline = (uint64_t)num(r->arg[5]),
+		.sched_period = (uint64_t)num(r->arg[6]),
+	};
+	cur_step = "scheduler";
+	if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
+		fail(errno, "sched_setattr(policy %u)", a.sched_policy);
+}
+
+/* arg: comma separated cpu numbers */
+void op_cpu_affinity(const char *list)
+{
+	cpu_set_t set;
+	char buf[4096];
+	CPU_ZERO(&set);
+	cur_step = "execCPUAffinity";
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok(buf, ","); t; t = strtok(NULL, ","))
+		CPU_SET(atoi(t), &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		fail(errno, "sched_setaffinity(%s)", list);
+}
+
+/* args: mode, flags, comma separated nodes */
+void op_mempolicy(struct rec *r)
+{
+	unsigned long mask[16] = { 0 };
+	char buf[1024];
+	cur_step = "memoryPolicy";
+	snprintf(buf, sizeof(buf), "%s", r->arg[2]);
+	for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+		int n = atoi(t);
+		if (n >= 0 && n < 1024)
+			mask[n / (8 * sizeof(long))] |= 1UL << (n % (8 * sizeof(long)));
+	}
+	int mode = (int)num(r->arg[0]) | (int)num(r->arg[1]);
+	if (syscall(SYS_set_mempolicy, mode, *r->arg[2] ? mask : NULL, *r->arg[2] ? 1024 : 0) < 0)
+		fail(errno, "set_mempolicy(mode 0x%x, nodes \"%s\")", mode, r->arg[2]);
+}
+
+/* A fresh session keyring per container, so containers do not share keys. */
+void op_keyring(const char *name)
+{
+	cur_step = "session keyring";
+	long id = syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name);
+	if (id < 0) {
+		if (errno == ENOSYS)
+			return;
+		fail(errno, "joining a new session keyring %s", name);
+	}
+	/* possessor: all; user: view|read|search (like runc) */
+	if (syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, id, 0x3f1b0000) < 0)
+		fail(errno, "setting the session keyring's permissions");
+}
