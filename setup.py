@@ -8,6 +8,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 CFFI_MODULES: list[str] = [
+    "pyrunc/linux/_seccomp_build.py:ffi",
 ]
 
 INIT_SOURCES = sorted(
