@@ -1,0 +1,265 @@
+"""The benchmark cases. Each takes the Context and returns its table rows.
+
+Times are wall-clock milliseconds of the runtime command(s) only; setup and
+cleanup around them (creating the container a `start` needs, deleting what a
+`create` made) are not timed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from . import proc
+from .context import Context
+from .report import Row
+from .runtime import Runtime
+
+MS = 1000.0
+MIB = 1024.0
+
+
+def _rows(case: str, unit: str, labels: dict[str, str]) -> dict[str, Row]:
+    return {key: Row(case, label, unit) for key, label in labels.items()}
+
+
+def case_run(ctx: Context) -> list[Row]:
+    rows = _rows("run", "ms", {"run": "run /bin/true"})
+
+    def step(rt: Runtime, i: int) -> dict[str, float]:
+        cid = ctx.new_id(rt, "run")
+        res = rt.run("run", "--bundle", ctx.bundles.true, cid)
+        rt.forget(cid)  # `run` deletes the container when its process exits
+        return {"run": res.seconds * MS}
+
+    ctx.paired(rows, ctx.sizes.run, step)
+    return list(rows.values())
+
+
+def case_cycle(ctx: Context) -> list[Row]:
+    rows = _rows("cycle", "ms", {"cycle": "create+start+wait+delete"})
+
+    def step(rt: Runtime, i: int) -> dict[str, float]:
+        cid = ctx.new_id(rt, "cyc")
+        pid_file = ctx.pid_file(rt, cid)
+        t0 = time.perf_counter()
+        rt.run("create", "--bundle", ctx.bundles.true, "--pid-file", pid_file, cid)
+        pid = proc.read_pid_file(pid_file)
+        rt.run("start", cid)
+        proc.wait_exit(pid)
+        rt.run("delete", cid)
+        seconds = time.perf_counter() - t0
+        rt.forget(cid)
+        return {"cycle": seconds * MS}
+
+    ctx.paired(rows, ctx.sizes.cycle, step)
+    return list(rows.values())
+
+
+def case_ops(ctx: Context) -> list[Row]:
+    """start, state (running), kill and delete (stopped), each timed alone,
+    on one `sleep` container per iteration."""
+    rows = _rows("ops", "ms", {
+        "start": "start (created sleep)",
+        "state": "state (running)",
+        "kill": "kill KILL (running)",
+        "delete": "delete (stopped)",
+    })
+
+    def step(rt: Runtime, i: int) -> dict[str, float]:
+        cid = ctx.new_id(rt, "ops")
+        pid_file = ctx.pid_file(rt, cid)
+        rt.run("create", "--bundle", ctx.bundles.sleep, "--pid-file", pid_file, cid)
+        pid = proc.read_pid_file(pid_file)
+        out = {"start": rt.run("start", cid).seconds * MS}
+        out["state"] = rt.run("state", cid).seconds * MS
+        out["kill"] = rt.run("kill", cid, "KILL").seconds * MS
+        proc.wait_exit(pid)
+        out["delete"] = rt.run("delete", cid).seconds * MS
+        rt.forget(cid)
+        return out
+
+    ctx.paired(rows, ctx.sizes.ops, step)
+    return list(rows.values())
+
+
+def _populate(ctx: Context, rt: Runtime, store: list[str], target: int) -> None:
+    """Grow rt's store to `target` stopped containers: real containers made by
+    `run --detach` of /bin/true (state, cgroups and all; no live process)."""
+    new = [ctx.new_id(rt, "lst") for _ in range(target - len(store))]
+    if not new:
+        return
+    commands = [["run", "--detach", "--bundle", ctx.bundles.true,
+                 "--pid-file", ctx.pid_file(rt, cid), cid] for cid in new]
+    seconds = ctx.parallel(rt, commands, f"populating {target}")
+    store.extend(new)
+    for cid in new:
+        proc.wait_exit(proc.read_pid_file(ctx.pid_file(rt, cid)))
+    proc.reap()
+    listed = len(rt.list_ids())
+    if listed != target:
+        raise proc.BenchError(f"{rt.name} list shows {listed} containers, expected {target}")
+    ctx.log(f"  {rt.name}: store filled to {target} in {seconds:.1f}s")
+
+
+def case_list(ctx: Context) -> list[Row]:
+    """list, state of a stopped container, and create, as the store grows."""
+    rows: list[Row] = []
+    stores: dict[str, list[str]] = {rt.name: [] for rt in ctx.runtimes}
+    live = list(ctx.runtimes)
+    for size in ctx.sizes.list_sizes:
+        level = _rows("list", "ms", {
+            "list": f"list ({size} in store)",
+            "state": f"state ({size} in store)",
+            "create": f"create ({size} in store)",
+        })
+        for rt in list(live):
+            try:
+                _populate(ctx, rt, stores[rt.name], size)
+            except proc.BenchError as exc:
+                level["list"].errors[rt.name] = str(exc)
+                live.remove(rt)
+                rt.cleanup()
+
+        def step(rt: Runtime, i: int) -> dict[str, float]:
+            out = {"list": rt.run("list").seconds * MS}
+            out["state"] = rt.run("state", stores[rt.name][0]).seconds * MS
+            cid = ctx.new_id(rt, "lcr")
+            out["create"] = rt.run("create", "--bundle", ctx.bundles.true, cid).seconds * MS
+            rt.try_run("delete", "--force", cid)
+            rt.forget(cid)
+            return out
+
+        ctx.paired(level, ctx.sizes.list_reps, step, runtimes=live)
+        live = [rt for rt in live if rt.name not in level["list"].errors]
+        rows.extend(level.values())
+    for rt in ctx.runtimes:
+        t0 = time.perf_counter()
+        try:
+            ctx.parallel(rt, [["delete", "--force", cid] for cid in stores[rt.name]], "emptying store")
+        except proc.BenchError as exc:
+            ctx.log(f"  {rt.name}: {exc}")
+        for cid in stores[rt.name]:
+            rt.forget(cid)
+        ctx.log(f"  {rt.name}: store emptied in {time.perf_counter() - t0:.1f}s")
+    return rows
+
+
+def case_concurrent(ctx: Context) -> list[Row]:
+    n = ctx.sizes.concurrent
+    rows = _rows("concurrent", "ms", {"all": f"{n} creates at once (wall)"})
+
+    def step(rt: Runtime, i: int) -> dict[str, float]:
+        ids = [ctx.new_id(rt, "con") for _ in range(n)]
+        t0 = time.perf_counter()
+        pids = [proc.spawn(rt.argv("create", "--bundle", ctx.bundles.true, cid), rt.stderr_path)
+                for cid in ids]
+        codes = [proc.wait(pid)[0] for pid in pids]
+        seconds = time.perf_counter() - t0
+        failed = sum(1 for c in codes if c != 0)
+        try:
+            if failed:
+                raise proc.BenchError(f"{failed}/{n} concurrent creates failed: "
+                                      f"{proc.stderr_tail(rt.stderr_path)}")
+        finally:
+            ctx.parallel(rt, [["delete", "--force", cid] for cid in ids], "cleanup")
+            for cid in ids:
+                rt.forget(cid)
+        return {"all": seconds * MS}
+
+    ctx.paired(rows, ctx.sizes.concurrent_reps, step, warmup=0)
+    return list(rows.values())
+
+
+def case_memory(ctx: Context) -> list[Row]:
+    rows = _rows("memory", "MiB", {
+        "rss": "created init VmRSS",
+        "anon": "created init RssAnon",
+        "peak": "create peak RSS (runtime)",
+    })
+
+    def step(rt: Runtime, i: int) -> dict[str, float]:
+        cid = ctx.new_id(rt, "mem")
+        pid_file = ctx.pid_file(rt, cid)
+        res = rt.run("create", "--bundle", ctx.bundles.true, "--pid-file", pid_file, cid)
+        pid = proc.read_pid_file(pid_file)
+        status = proc.proc_status_kib(pid, ("VmRSS", "RssAnon"))
+        rt.run("delete", "--force", cid)
+        rt.forget(cid)
+        return {"rss": status["VmRSS"] / MIB, "anon": status["RssAnon"] / MIB,
+                "peak": res.maxrss_kib / MIB}
+
+    ctx.paired(rows, ctx.sizes.memory, step)
+    return list(rows.values())
+
+
+def _docker_runtimes() -> tuple[dict[str, str], str]:
+    """dockerd's registered runtimes {name: path}, or ("", reason) to skip."""
+    if shutil.which("docker") is None:
+        return {}, "no docker client"
+    try:
+        out = subprocess.run(["docker", "info", "--format", "{{json .Runtimes}}"],
+                             capture_output=True, text=True, timeout=15)
+    except subprocess.TimeoutExpired:
+        return {}, "no docker daemon (docker info timed out)"
+    if out.returncode != 0:
+        return {}, "no docker daemon"
+    try:
+        data = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return {}, f"docker info: unreadable runtimes {out.stdout.strip()[:80]!r}"
+    return {name: (v or {}).get("path", name) for name, v in data.items()}, ""
+
+
+def _docker_name(rt: Runtime, registered: dict[str, str]) -> str:
+    if rt.name in registered:
+        return rt.name
+    binary = shutil.which(rt.command[0]) or rt.command[0]
+    for name, path in registered.items():
+        if len(rt.command) == 1 and os.path.realpath(shutil.which(path) or path) == os.path.realpath(binary):
+            return name
+    return ""
+
+
+def case_docker(ctx: Context) -> list[Row]:
+    row = Row("docker", f"docker run --rm {ctx.docker_image} true", "ms")
+    registered, reason = _docker_runtimes()
+    if reason:
+        row.skipped = reason
+        return [row]
+    image = subprocess.run(["docker", "image", "inspect", ctx.docker_image],
+                           capture_output=True, timeout=30)
+    if image.returncode != 0:
+        row.skipped = f"image {ctx.docker_image} not present (the harness does not pull)"
+        return [row]
+    names: dict[str, str] = {}
+    usable = []
+    for rt in ctx.runtimes:
+        name = _docker_name(rt, registered)
+        if name:
+            names[rt.name] = name
+            usable.append(rt)
+        else:
+            row.errors[rt.name] = (f"not registered with dockerd (add it to \"runtimes\" in "
+                                   f"/etc/docker/daemon.json; registered: {', '.join(sorted(registered))})")
+    rows = {"docker": row}
+
+    def step(rt: Runtime, i: int) -> dict[str, float]:
+        argv = ["docker", "run", "--rm", "--runtime", names[rt.name], ctx.docker_image, "true"]
+        return {"docker": proc.check(argv, rt.stderr_path).seconds * MS}
+
+    ctx.paired(rows, ctx.sizes.docker, step, runtimes=usable)
+    return [row]
+
+
+CASES = {
+    "run": case_run,
+    "cycle": case_cycle,
+    "ops": case_ops,
+    "list": case_list,
+    "concurrent": case_concurrent,
+    "memory": case_memory,
+    "docker": case_docker,
+}
