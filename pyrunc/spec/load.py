@@ -80,7 +80,9 @@ def schema_errors(exc: ValidationError) -> list[tuple[str, str]]:
     return [(json_path(tuple(e["loc"])), _describe(dict(e))) for e in exc.errors()]
 
 
-def _validate(model: type[BaseModel], data: Any, what: str) -> dict[str, Any]:
+def _validate(
+    model: type[BaseModel], data: Any, what: str, prefix: tuple[str, ...] = ()
+) -> dict[str, Any]:
     from pydantic import ValidationError
 
     if not isinstance(data, dict):
@@ -88,8 +90,9 @@ def _validate(model: type[BaseModel], data: Any, what: str) -> dict[str, Any]:
     try:
         obj = model.model_validate(data)
     except ValidationError as exc:
-        field, message = schema_errors(exc)[0]
-        raise ConfigError(field or what, message) from None
+        error = exc.errors()[0]
+        field = json_path(prefix + tuple(error["loc"]))
+        raise ConfigError(field or what, _describe(dict(error))) from None
     return obj.model_dump(by_alias=True, exclude_unset=True)
 
 
@@ -119,7 +122,7 @@ def load_process(path: str, *, check: bool = True) -> dict[str, Any]:
     """Read and validate a process object (`exec --process FILE`)."""
     from pyrunc.spec.model import Process
 
-    process = _validate(Process, read_json(path, "process"), "process")
+    process = _validate(Process, read_json(path, "process"), "process", ("process",))
     if check:
         from pyrunc.spec import semantic
 

@@ -112,6 +112,8 @@ def process_problems(proc: Any, field: str) -> Iterator[Problem]:
     for i, entry in enumerate(proc.get("env") or []):
         if isinstance(entry, str) and "=" not in entry:
             yield _err(f"{field}.env[{i}]", f"must be KEY=VALUE, got {entry!r}")
+        elif isinstance(entry, str) and entry.startswith("="):
+            yield _err(f"{field}.env[{i}]", f"variable name must not be empty, got {entry!r}")
     yield from _check_rlimits(proc, field)
     yield from _check_capabilities(proc, field)
     oom = proc.get("oomScoreAdj")

@@ -1,0 +1,65 @@
+"""Three validators of the same document, for the spec tests: pyrunc's model,
+pyrunc's generated schema (oci-spec/) and the official runtime-spec schema
+(read in place from ../shared/oci-spec-v1.3.0, never copied)."""
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pydantic
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+from pyrunc.spec.model import Features, Spec, State
+
+REPO = Path(__file__).resolve().parents[2]
+OFFICIAL = Path("/work/shared/oci-spec-v1.3.0")
+if not OFFICIAL.is_dir():
+    OFFICIAL = REPO.parent / "shared" / "oci-spec-v1.3.0"
+GENERATED = REPO / "oci-spec"
+
+KINDS = {"config": Spec, "state": State, "features": Features}
+
+
+@cache
+def _official_registry() -> Registry:
+    registry: Registry = Registry()
+    for path in OFFICIAL.glob("*.json"):
+        contents = json.loads(path.read_text())
+        registry = registry.with_resource(
+            path.name, Resource.from_contents(contents, default_specification=DRAFT4)
+        )
+    return registry
+
+
+@cache
+def official_validator(kind: str) -> jsonschema.Draft4Validator:
+    schema = json.loads((OFFICIAL / f"{kind}-schema.json").read_text())
+    return jsonschema.Draft4Validator(schema, registry=_official_registry())
+
+
+@cache
+def generated_validator(kind: str) -> jsonschema.Draft4Validator:
+    schema = json.loads((GENERATED / f"{kind}-schema.json").read_text())
+    jsonschema.Draft4Validator.check_schema(schema)
+    return jsonschema.Draft4Validator(schema)
+
+
+def model_ok(kind: str, doc: Any) -> bool:
+    try:
+        KINDS[kind].model_validate(doc)
+    except pydantic.ValidationError:
+        return False
+    return True
+
+
+def verdicts(kind: str, doc: Any) -> dict[str, bool]:
+    """True = valid, for each of the three validators."""
+    return {
+        "model": model_ok(kind, doc),
+        "generated schema": generated_validator(kind).is_valid(doc),
+        "official schema": official_validator(kind).is_valid(doc),
+    }
