@@ -153,7 +153,8 @@ def _check_capabilities(proc: dict[str, Any], field: str) -> Iterator[Problem]:
             if name not in CAPABILITIES:
                 yield _err(where, f"unknown capability {name!r}")
             elif CAPABILITIES[name] > top:
-                yield _err(where, f"{name} is not supported by this kernel")
+                # dropped at create, as runc does, so one config works across kernels
+                yield _warn(where, f"{name} is unknown to the running kernel and will be ignored")
     # The kernel raises an ambient capability only if it is both permitted and
     # inheritable; runc tries and ignores the failure, so this is a warning.
     both = set(caps.get("permitted") or []) & set(caps.get("inheritable") or [])
