@@ -326,6 +326,11 @@ def parse_id_list(text: Any, field: str) -> int:
     return mask
 
 
+def mask_to_id_list(mask: int) -> str:
+    """Bit mask -> "0,1,2,3,7" (explicit numbers, for the C init's plan)."""
+    return ",".join(str(n) for n in range(mask.bit_length()) if mask >> n & 1)
+
+
 def mask_to_bytes(mask: int, min_bits: int = 64) -> bytes:
     """Little-endian array of unsigned longs (cpu_set_t / nodemask layout)."""
     nbits = max(mask.bit_length(), min_bits)
@@ -338,17 +343,22 @@ def mask_to_bytes(mask: int, min_bits: int = 64) -> bytes:
 
 @dataclass(frozen=True)
 class CpuAffinity:
-    """cpu_set_t bytes for sched_setaffinity(pid, len(mask), mask); None = unset."""
+    """CPU masks (bit n = CPU n); None = not set."""
 
-    initial: bytes | None
-    final: bytes | None
+    initial: int | None
+    final: int | None
+
+    @staticmethod
+    def cpu_set(mask: int) -> bytes:
+        """cpu_set_t bytes for sched_setaffinity(pid, len(b), b)."""
+        return mask_to_bytes(mask, 1024)  # at least glibc's CPU_SETSIZE
 
 
 def resolve_exec_cpu_affinity(aff: Any, field: str = "process.execCPUAffinity") -> CpuAffinity | None:
     if aff is None:
         return None
     aff = _obj(aff, field)
-    out: dict[str, bytes | None] = {}
+    out: dict[str, int | None] = {}
     for key in ("initial", "final"):
         text = aff.get(key)
         if text is None or (isinstance(text, str) and not text.strip()):
@@ -357,7 +367,7 @@ def resolve_exec_cpu_affinity(aff: Any, field: str = "process.execCPUAffinity") 
         mask = parse_id_list(text, f"{field}.{key}")
         if not mask:
             raise ConfigError(f"{field}.{key}", f"no CPUs in {text!r}")
-        out[key] = mask_to_bytes(mask, 1024)  # at least glibc's CPU_SETSIZE
+        out[key] = mask
     return CpuAffinity(out["initial"], out["final"])
 
 
@@ -386,8 +396,14 @@ class MemPolicy:
     """Arguments of set_mempolicy(mode, nodemask, maxnode)."""
 
     mode: int  # MPOL_* | MPOL_F_* flags
+    nodes: int  # node bit mask, 0 for NULL
     nodemask: bytes  # unsigned long array, b"" for NULL
     maxnode: int  # bits in nodemask + 1 (the kernel ignores the last), 0 for NULL
+
+    @property
+    def node_list(self) -> str:
+        """"0,2" form of `nodes` (empty string for NULL)."""
+        return mask_to_id_list(self.nodes)
 
 
 def resolve_memory_policy(mp: Any, field: str = "linux.memoryPolicy") -> MemPolicy | None:
@@ -414,13 +430,13 @@ def resolve_memory_policy(mp: Any, field: str = "linux.memoryPolicy") -> MemPoli
             raise ConfigError(f"{field}.nodes", f"must be empty for {mode_name}")
         if flags:
             raise ConfigError(f"{field}.flags", f"must be empty for {mode_name}")
-        return MemPolicy(MPOL_MODES[mode_name], b"", 0)
+        return MemPolicy(MPOL_MODES[mode_name], 0, b"", 0)
     if mode_name in _MPOL_NEED_NODES and not mask:
         raise ConfigError(f"{field}.nodes", f"{mode_name} needs at least one node")
     if not mask:  # MPOL_PREFERRED with no nodes = local allocation
-        return MemPolicy(MPOL_MODES[mode_name] | flags, b"", 0)
+        return MemPolicy(MPOL_MODES[mode_name] | flags, 0, b"", 0)
     data = mask_to_bytes(mask)
-    return MemPolicy(MPOL_MODES[mode_name] | flags, data, len(data) * 8 + 1)
+    return MemPolicy(MPOL_MODES[mode_name] | flags, mask, data, len(data) * 8 + 1)
 
 
 # ---------------------------------------------------------------- oomScoreAdj
