@@ -335,9 +335,25 @@ int main(int argc, char **argv)
 		fail(EINVAL, "reading the plan");
 	close(plan_fd);
 
+	/* Open every namespace to join before joining any: after setns into a
+	 * mount namespace, later paths would resolve in the container. */
+	int nsfd[64], nns = 0;
+	for (int i = 0; i < p.n && nns < 64; i++) {
+		if (p.recs[i].op != OP_SETNS)
+			continue;
+		cur_step = "namespaces";
+		nsfd[nns] = open(p.recs[i].arg[0], O_RDONLY | O_CLOEXEC);
+		if (nsfd[nns] < 0)
+			fail(errno, "opening namespace %s", p.recs[i].arg[0]);
+		nns++;
+	}
+	nns = 0;
 	for (int i = 0; i < p.n; i++) {
 		struct rec *r = &p.recs[i];
 		switch (r->op) {
+		case OP_CPU_AFFINITY:
+			op_cpu_affinity(r->arg[0]);
+			break;
 		case OP_CGROUP_JOIN:
 			cur_step = "cgroup";
 			if (write_file_at(AT_FDCWD, r->arg[0], "0", 1) < 0)
@@ -345,9 +361,7 @@ int main(int argc, char **argv)
 			break;
 		case OP_SETNS: {
 			cur_step = "namespaces";
-			int fd = open(r->arg[0], O_RDONLY | O_CLOEXEC);
-			if (fd < 0)
-				fail(errno, "opening namespace %s", r->arg[0]);
+			int fd = nsfd[nns++];
 			if (setns(fd, (int)num(r->arg[1])) < 0)
 				fail(errno, "joining namespace %s", r->arg[0]);
 			close(fd);
@@ -365,6 +379,7 @@ int main(int argc, char **argv)
 			/* child */
 			prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 			prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+			umask(0); /* device nodes get exactly their mode; OP_UMASK sets the process's */
 			open_host_proc();
 			run_child(&p, i + 1);
 			/* not reached */
