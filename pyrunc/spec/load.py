@@ -155,7 +155,9 @@ def check_bundle(bundle: str) -> list[Problem]:
     except ValidationError as exc:
         found.extend(Problem(f or "config", m) for f, m in schema_errors(exc))
         config = data  # the semantic checks skip what they cannot read
-    found.extend(semantic.problems(config, bundle))
+    # a field the schema already refused is not reported twice
+    refused = {p.field for p in found}
+    found.extend(p for p in semantic.problems(config, bundle) if p.field not in refused)
     return found
 
 
