@@ -1,0 +1,209 @@
+"""Writers for cgroup v2 files from a runtime-spec linux.resources dict,
+converting v1-shaped values the way runc does. Shared by the v2 driver and
+by the v1 driver for controllers that live in the unified hierarchy of a
+hybrid host (hugetlb here)."""
+from __future__ import annotations
+
+import logging
+import os
+
+from pyrunc.cgroups import convert, fsutil
+from pyrunc.errors import CgroupError, ConfigError, UnsupportedError
+
+log = logging.getLogger("pyrunc.cgroups")
+
+
+def _num(v: int | None) -> str:
+    """runc's numToStr: 0/None -> "" (unset), -1 -> "max"."""
+    if not v:
+        return ""
+    return "max" if v == -1 else str(v)
+
+
+def set_pids(d: str, r: dict) -> None:
+    pids = r.get("pids")
+    if not pids:
+        return
+    limit = pids.get("limit", 0) or 0
+    if limit != 0:
+        fsutil.write(d, "pids.max", "max" if limit < 0 else str(limit))
+
+
+def set_memory(d: str, r: dict) -> None:
+    m = r.get("memory")
+    if not m:
+        return
+    if m.get("kernel") is not None or m.get("kernelTCP") is not None:
+        log.warning("Kernel memory settings are ignored and will be removed")
+    if m.get("swappiness") not in (None, -1):
+        raise UnsupportedError("linux.resources.memory.swappiness on cgroup v2")
+    if m.get("disableOOMKiller"):
+        raise UnsupportedError("linux.resources.memory.disableOOMKiller on cgroup v2")
+    if m.get("useHierarchy") is False:
+        raise UnsupportedError("linux.resources.memory.useHierarchy=false on cgroup v2")
+    limit = m.get("limit") or 0
+    swap = m.get("swap") or 0
+    reservation = m.get("reservation") or 0
+    if m.get("checkBeforeUpdate") and limit > 0:
+        cur = fsutil.read_int(d, "memory.current")
+        if limit < cur:
+            raise CgroupError(
+                os.path.join(d, "memory.max"), f"rejecting memory limit {limit} below current usage {cur}", str(limit)
+            )
+    v2swap = convert.memory_swap_to_v2(swap, limit)
+    swap_str = _num(v2swap)
+    if swap_str == "" and v2swap == 0 and swap > 0:
+        swap_str = "0"  # memory == memory+swap: no swap
+    if swap_str:
+        if fsutil.exists(d, "memory.swap.max"):
+            fsutil.write(d, "memory.swap.max", swap_str)
+        elif swap_str not in ("max", "0"):
+            raise CgroupError(os.path.join(d, "memory.swap.max"), "swap accounting is not enabled", swap_str)
+    if _num(limit):
+        fsutil.write(d, "memory.max", _num(limit))
+    if _num(reservation):
+        fsutil.write(d, "memory.low", _num(reservation))
+
+
+def set_io(d: str, r: dict) -> None:
+    b = r.get("blockIO")
+    if not b:
+        return
+    if b.get("leafWeight"):
+        raise UnsupportedError("linux.resources.blockIO.leafWeight on cgroup v2")
+    bfq = fsutil.exists(d, "io.bfq.weight")
+    weight = b.get("weight") or 0
+    if weight:
+        if bfq:
+            fsutil.write(d, "io.bfq.weight", str(weight))
+        else:
+            fsutil.write(d, "io.weight", f"default {convert.blkio_weight_to_io_weight(weight)}")
+    for wd in b.get("weightDevice") or []:
+        if wd.get("leafWeight"):
+            raise UnsupportedError("linux.resources.blockIO.weightDevice[].leafWeight on cgroup v2")
+        w = wd.get("weight") or 0
+        if not w:
+            continue
+        dev = f"{wd['major']}:{wd['minor']}"
+        if bfq:
+            fsutil.write(d, "io.bfq.weight", f"{dev} {w}")
+        else:
+            fsutil.write(d, "io.weight", f"{dev} {convert.blkio_weight_to_io_weight(w)}")
+    for key, name in (
+        ("throttleReadBpsDevice", "rbps"),
+        ("throttleWriteBpsDevice", "wbps"),
+        ("throttleReadIOPSDevice", "riops"),
+        ("throttleWriteIOPSDevice", "wiops"),
+    ):
+        for td in b.get(key) or []:
+            rate = td.get("rate", 0)
+            fsutil.write(d, "io.max", f"{td['major']}:{td['minor']} {name}={rate if rate else 'max'}")
+
+
+def set_cpu(d: str, r: dict) -> None:
+    c = r.get("cpu")
+    if not c:
+        return
+    if c.get("realtimeRuntime") or c.get("realtimePeriod"):
+        raise UnsupportedError("linux.resources.cpu.realtimeRuntime/realtimePeriod on cgroup v2")
+    weight = convert.cpu_shares_to_weight(c.get("shares") or 0)
+    if weight:
+        fsutil.write(d, "cpu.weight", str(weight))
+    if c.get("idle") is not None:
+        fsutil.write(d, "cpu.idle", str(c["idle"]))
+    burst = c.get("burst")
+    burst_failed = False
+    if burst is not None:
+        try:
+            fsutil.write(d, "cpu.max.burst", str(burst))
+        except CgroupError:
+            # Burst larger than the current quota: retry after cpu.max.
+            burst_failed = True
+    cmax = convert.cpu_max(c.get("quota") or 0, c.get("period") or 0)
+    if cmax is not None:
+        fsutil.write(d, "cpu.max", cmax)
+    if burst_failed:
+        fsutil.write(d, "cpu.max.burst", str(burst))
+
+
+def set_cpuset(d: str, r: dict) -> None:
+    c = r.get("cpu")
+    if not c:
+        return
+    if c.get("cpus"):
+        fsutil.write(d, "cpuset.cpus", c["cpus"])
+    if c.get("mems"):
+        fsutil.write(d, "cpuset.mems", c["mems"])
+
+
+def set_hugetlb(d: str, r: dict) -> None:
+    for i, h in enumerate(r.get("hugepageLimits") or []):
+        size = h.get("pageSize") or h.get("pagesize")
+        if not size:
+            raise ConfigError(f"linux.resources.hugepageLimits[{i}].pageSize", "missing")
+        limit = str(h.get("limit", 0))
+        fsutil.write(d, f"hugetlb.{size}.max", limit)
+        if fsutil.exists(d, f"hugetlb.{size}.rsvd.max"):
+            fsutil.write(d, f"hugetlb.{size}.rsvd.max", limit)
+
+
+def rdma_line(dev: str, lim: dict) -> str:
+    s = dev
+    if lim.get("hcaHandles") is not None:
+        s += f" hca_handle={lim['hcaHandles']}"
+    if lim.get("hcaObjects") is not None:
+        s += f" hca_object={lim['hcaObjects']}"
+    return s
+
+
+def set_rdma(d: str, r: dict) -> None:
+    for dev, lim in (r.get("rdma") or {}).items():
+        fsutil.write(d, "rdma.max", rdma_line(dev, lim or {}))
+
+
+def set_unified(d: str, r: dict) -> None:
+    for k, v in (r.get("unified") or {}).items():
+        if "/" in k or k in ("", ".", ".."):
+            raise ConfigError(f"linux.resources.unified[{k!r}]", "must be a file name (no slashes)")
+        try:
+            fsutil.write(d, k, v)
+        except CgroupError as e:
+            if not fsutil.exists(d, k):
+                ctrl = k.split(".", 1)[0]
+                avail = (fsutil.read_opt(d, "cgroup.controllers") or "").split()
+                if "." in k and ctrl not in avail and ctrl != "cgroup":
+                    raise CgroupError(os.path.join(d, k), f"controller {ctrl!r} not available", v) from None
+            raise e
+
+
+def check_network(r: dict) -> None:
+    n = r.get("network")
+    if n and (n.get("classID") is not None or n.get("priorities")):
+        raise UnsupportedError("linux.resources.network (net_cls/net_prio) on cgroup v2")
+
+
+def enable_controllers(root: str, leaf: str, only: set[str] | None = None) -> None:
+    """Enable every available controller (or `only`) in the subtree_control
+    of each ancestor of leaf below and including root, best effort (like
+    runc: a cgroup with processes in it cannot delegate)."""
+    rel = os.path.relpath(leaf, root)
+    if rel == ".":
+        return
+    parts = rel.split(os.sep)
+    cur = root
+    for part in parts:
+        avail = (fsutil.read_opt(cur, "cgroup.controllers") or "").split()
+        if only is not None:
+            avail = [c for c in avail if c in only]
+        enabled = set((fsutil.read_opt(cur, "cgroup.subtree_control") or "").split())
+        want = [c for c in avail if c not in enabled]
+        if want:
+            try:
+                fsutil.write(cur, "cgroup.subtree_control", " ".join("+" + c for c in want))
+            except CgroupError:
+                for c in want:
+                    try:
+                        fsutil.write(cur, "cgroup.subtree_control", "+" + c)
+                    except CgroupError:
+                        pass
+        cur = os.path.join(cur, part)
