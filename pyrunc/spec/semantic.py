@@ -196,8 +196,6 @@ def check_hooks(config: Config, bundle: str) -> Iterator[Problem]:
             path = hook.get("path") if isinstance(hook, dict) else None
             if isinstance(path, str) and not path.startswith("/"):
                 yield _err(f"hooks.{kind}[{i}].path", f"must be an absolute path, got {path!r}")
-    if hooks.get("prestart"):
-        yield _warn("hooks.prestart", "deprecated since runtime-spec 1.0.2, use createRuntime")
 
 
 def check_mounts(config: Config, bundle: str) -> Iterator[Problem]:

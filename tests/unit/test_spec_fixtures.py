@@ -177,3 +177,53 @@ def test_seeds_are_valid() -> None:
     for kind, docs in _SEEDS.items():
         for doc in docs:
             assert all(verdicts(kind, doc).values()), (kind, doc)
+
+
+# --- hand-picked edges where a lax model and the schema would part ways -------
+
+
+def _cfg(**fields: Any) -> dict[str, Any]:
+    return {"ociVersion": "1.3.0", **fields}
+
+
+def _proc(**fields: Any) -> dict[str, Any]:
+    return _cfg(process={"cwd": "/", **fields})
+
+
+EDGES: list[tuple[str, Any, bool]] = [
+    ("u64 max", _proc(rlimits=[{"type": "RLIMIT_CPU", "soft": 2**64 - 1, "hard": 2**64 - 1}]), True),
+    ("u64 overflow", _proc(rlimits=[{"type": "RLIMIT_CPU", "soft": 2**64, "hard": 1}]), False),
+    ("int as float", _proc(oomScoreAdj=5.0), False),
+    ("int as string", _proc(user={"uid": "0"}), False),
+    ("bool as int", _proc(user={"uid": True}), False),
+    ("int as bool", _proc(terminal=1), False),
+    ("null optional", _proc(env=None), False),
+    ("unbounded oomScoreAdj", _proc(oomScoreAdj=-(2**70)), True),
+    ("int64 min", _cfg(linux={"resources": {"memory": {"limit": -(2**63)}}}), True),
+    ("int64 under", _cfg(linux={"resources": {"memory": {"limit": -(2**63) - 1}}}), False),
+    ("fileMode 511", _cfg(linux={"devices": [{"type": "c", "path": "/d", "fileMode": 511}]}), True),
+    ("fileMode 512", _cfg(linux={"devices": [{"type": "c", "path": "/d", "fileMode": 512}]}), False),
+    ("pattern before final newline", _proc(rlimits=[{"type": "RLIMIT_CPU\n", "soft": 1, "hard": 1}]), True),
+    ("pattern lower case", _proc(rlimits=[{"type": "RLIMIT_cpu", "soft": 1, "hard": 1}]), False),
+    ("empty annotation key, any value", _cfg(annotations={"": 5}), True),
+    ("annotation value not a string", _cfg(annotations={"k": 5}), False),
+    ("hook timeout 0", _cfg(hooks={"poststop": [{"path": "/x", "timeout": 0}]}), False),
+    ("syscall names empty", _cfg(linux={"seccomp": {"defaultAction": "SCMP_ACT_LOG",
+                                                    "syscalls": [{"names": [], "action": "SCMP_ACT_LOG"}]}}), False),
+    ("unknown fields anywhere", _proc(x=1, user={"y": [None]}, capabilities={"z": {}}), True),
+    ("other platform section", _cfg(solaris={"milestone": "x"}), True),
+    ("root object", [], False),
+    ("consoleSize partial", _proc(consoleSize={"height": 1}), False),
+    ("ioPriority no class", _proc(ioPriority={"priority": 1}), False),
+    ("execCPUAffinity letters", _proc(execCPUAffinity={"initial": "a"}), False),
+    ("memBwSchema", _cfg(linux={"intelRdt": {"memBwSchema": "L3:0=1"}}), False),
+    ("state paused", {"ociVersion": "1", "id": "a", "status": "paused", "bundle": "/b"}, False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("doc,expected", [e[1:] for e in EDGES], ids=[e[0] for e in EDGES])
+def test_edges(doc: Any, expected: bool) -> None:
+    kind = "state" if isinstance(doc, dict) and "status" in doc else "config"
+    assert verdicts(kind, doc) == {
+        "model": expected, "generated schema": expected, "official schema": expected
+    }  # fmt: skip
