@@ -1,0 +1,77 @@
+"""Container-level cgroup operations behind the pause/resume/update/events/ps
+commands. They load the container from the state store; the cgroup manager
+is rebuilt from state (no global flags needed)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from pyrunc.errors import NotRunning, StateError
+
+
+def _load(root: str, cid: str):
+    from pyrunc.container import Container
+    from pyrunc.store import Store
+
+    store = Store(root)
+    return store, Container.load(store, cid)
+
+
+def pause(root: str, cid: str) -> None:
+    _store, c = _load(root, cid)
+    status = c.status()
+    if status != "running":
+        raise NotRunning(cid, "container not running" if status != "paused" else "container already paused")
+    c.cgroup().freeze()
+
+
+def resume(root: str, cid: str) -> None:
+    _store, c = _load(root, cid)
+    if c.status() != "paused":
+        raise StateError(cid, "container not paused")
+    c.cgroup().thaw()
+
+
+def update(root: str, cid: str, delta: dict) -> dict:
+    """Apply a partial resources dict and persist the merged resources."""
+    from pyrunc.cgroups.update import apply_update
+
+    store, c = _load(root, cid)
+    if c.status() == "stopped":
+        raise NotRunning(cid, "container not running")
+    with store.lock(cid):
+        state = store.read_state(cid)
+        mgr = c.cgroup()
+        merged = apply_update(mgr, delta)
+        state["cgroup"] = mgr.to_dict()
+        store.write_state(cid, state)
+    return merged
+
+
+def events(root: str, cid: str, stats_only: bool, interval: float, emit: Callable[[dict], None]) -> None:
+    from pyrunc.cgroups import events as ev
+
+    _store, c = _load(root, cid)
+    if c.status() == "stopped":
+        raise NotRunning(cid, f"container with id {cid} is not running")
+    mgr = c.cgroup()
+    if stats_only:
+        emit(ev.stats_event(cid, mgr))
+        return
+
+    def alive() -> bool:
+        try:
+            return c.status() not in ("stopped",) and mgr.exists()
+        except Exception:
+            return False
+
+    ev.stream(cid, mgr, interval, emit, alive)
+
+
+def ps(root: str, cid: str, fmt: str, ps_args: list[str]) -> str:
+    from pyrunc.cgroups import ps as psmod
+
+    _store, c = _load(root, cid)
+    pids = c.cgroup().pids()
+    if fmt == "json":
+        return psmod.pids_json(pids) + "\n"
+    return psmod.ps_table(pids, ps_args)

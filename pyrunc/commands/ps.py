@@ -1,0 +1,19 @@
+"""pyrunc ps [--format table|json] ID [ps options]."""
+from __future__ import annotations
+
+import click
+
+
+@click.command(
+    "ps",
+    short_help="ps displays the processes running inside a container",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.argument("container_id", metavar="<container-id>")
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def command(ctx: click.Context, fmt: str, container_id: str, ps_args: tuple[str, ...]) -> None:
+    from pyrunc.cgroups import ops
+
+    click.echo(ops.ps(ctx.obj.root, container_id, fmt, list(ps_args)), nl=False)
