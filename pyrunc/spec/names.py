@@ -4,8 +4,10 @@ from __future__ import annotations
 
 # One table for the whole runtime: the linux package owns capability and rlimit
 # numbers (both modules import nothing heavy).
-from pyrunc.linux.capabilities import CAPABILITIES, last_cap  # noqa: E402,F401
-from pyrunc.linux.process_attrs import RLIMITS  # noqa: E402,F401
+from pyrunc.linux.capabilities import CAPABILITIES, last_cap
+from pyrunc.linux.process_attrs import RLIMITS
+
+__all__ = ["CAPABILITIES", "IPC_SYSCTLS", "NAMESPACE_FILES", "RLIMITS", "last_cap"]
 
 # config-linux.md namespace type -> /proc/<pid>/ns/<name>
 NAMESPACE_FILES: dict[str, str] = {

@@ -21,7 +21,7 @@ if not OFFICIAL.is_dir():
     OFFICIAL = REPO.parent / "shared" / "oci-spec-v1.3.0"
 GENERATED = REPO / "oci-spec"
 
-KINDS = {"config": Spec, "state": State, "features": Features}
+KINDS: dict[str, type[pydantic.BaseModel]] = {"config": Spec, "state": State, "features": Features}
 
 
 @cache
