@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_sizes:
         sizes = type(sizes)(**{**sizes.__dict__, "list_sizes": tuple(int(x) for x in args.list_sizes.split(","))})
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up on kill too
     proc.become_subreaper()
     workdir = tempfile.mkdtemp(prefix="bench-", dir=args.workdir)
     info = machine.describe()

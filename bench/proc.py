@@ -7,8 +7,9 @@ for it exactly and reap it promptly instead of leaving zombies to PID 1.
 Runtime commands are started with posix_spawn (no Python between fork and
 exec), stdout to /dev/null and stderr to a log file — never a pipe, because a
 created container's init inherits the runtime's stdio and would hold a pipe
-open. Wall time is measured around spawn + wait4, and wait4's rusage gives the
-runtime process's peak RSS (ru_maxrss) for free.
+open. Wall time is measured around spawn + wait. (wait4's ru_maxrss is no use
+for the runtime's peak RSS: a child spawned from this Python process carries
+our high-water mark across exec; the memory case uses GNU time instead.)
 """
 from __future__ import annotations
 
@@ -27,11 +28,10 @@ class BenchError(Exception):
 
 @dataclass(frozen=True)
 class Result:
-    """One finished process: wall seconds, exit code, peak RSS (KiB)."""
+    """One finished process: wall seconds and exit code."""
 
     seconds: float
     returncode: int
-    maxrss_kib: int
 
 
 def become_subreaper() -> None:
@@ -55,18 +55,18 @@ def spawn(argv: list[str], stderr_path: str) -> int:
     return os.posix_spawnp(argv[0], argv, os.environ, file_actions=_file_actions(stderr_path))
 
 
-def wait(pid: int) -> tuple[int, int]:
-    """Wait for our child pid; return (exit code, ru_maxrss KiB)."""
-    _, status, usage = os.wait4(pid, 0)
-    return os.waitstatus_to_exitcode(status), usage.ru_maxrss
+def wait(pid: int) -> int:
+    """Wait for our child pid; return its exit code."""
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
 
 
 def run(argv: list[str], stderr_path: str) -> Result:
     """Run argv to completion and time it (wall clock, perf_counter)."""
     t0 = time.perf_counter()
     pid = spawn(argv, stderr_path)
-    code, maxrss = wait(pid)
-    return Result(time.perf_counter() - t0, code, maxrss)
+    code = wait(pid)
+    return Result(time.perf_counter() - t0, code)
 
 
 def stderr_tail(path: str, limit: int = 300) -> str:

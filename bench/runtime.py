@@ -45,13 +45,16 @@ class Runtime:
         return " ".join(text.splitlines()[:1]) or f"unknown (exit {out.returncode})"
 
     def list_ids(self) -> list[str]:
-        try:
-            out = subprocess.run(
-                self.argv("list", "-q"), capture_output=True, text=True, timeout=120
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return []
-        return out.stdout.split() if out.returncode == 0 else []
+        """Container ids in the store: `list -q`, else the first column of `list`."""
+        for args, skip in ((("list", "-q"), 0), (("list",), 1)):
+            try:
+                out = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=120)
+            except (OSError, subprocess.TimeoutExpired):
+                return []
+            if out.returncode == 0:
+                lines = out.stdout.splitlines()[skip:]
+                return [line.split()[0] for line in lines if line.strip()]
+        return []
 
     def forget(self, cid: str) -> None:
         self.ids.discard(cid)
