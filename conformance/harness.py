@@ -5,6 +5,7 @@ import itertools
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -123,8 +124,10 @@ class Suite:
         with self.lock:
             helpers = list(self.helpers)
         for proc in helpers:
-            if proc.poll() is None:
-                proc.kill()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # the helper and anything it forked
+            except (ProcessLookupError, PermissionError):
+                pass
             proc.wait()
         remove_cgroup_parents()
         if not self.keep:

@@ -220,6 +220,8 @@ static void probe_status(void) {
 }
 
 static void probe_ids(void) {
+    emitf("pid", "%d", (int)getpid());
+    emitf("ppid", "%d", (int)getppid());
     emitf("uid", "%u", (unsigned)getuid());
     emitf("euid", "%u", (unsigned)geteuid());
     emitf("gid", "%u", (unsigned)getgid());
