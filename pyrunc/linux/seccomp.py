@@ -24,10 +24,7 @@ importing this module is cheap.
 from __future__ import annotations
 
 import errno as _errno
-import json
 import os
-import socket
-from dataclasses import dataclass, field as dc_field
 from typing import Any, Callable
 
 from pyrunc.errors import ConfigError, PyruncError, UnsupportedError
@@ -116,16 +113,34 @@ def _no_warn(msg: str) -> None:
     pass
 
 
-@dataclass(frozen=True)
 class SeccompProgram:
-    """A compiled filter: load with seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)."""
+    """A compiled filter: load with seccomp(SECCOMP_SET_MODE_FILTER, flags, prog).
 
-    bpf: bytes  # struct sock_filter[], host byte order
-    flags: int  # SECCOMP_FILTER_FLAG_* for seccomp(2)
-    notify: bool  # some rule uses SCMP_ACT_NOTIFY (flags has NEW_LISTENER)
-    listener_path: str | None = None
-    listener_metadata: str | None = None
-    skipped: tuple[str, ...] = dc_field(default=())  # unknown syscall names
+    (A plain class rather than a dataclass: keeps this module's import cheap.)"""
+
+    __slots__ = ("bpf", "flags", "notify", "listener_path", "listener_metadata", "skipped")
+
+    def __init__(self, bpf: bytes, flags: int, notify: bool, listener_path: str | None = None,
+                 listener_metadata: str | None = None, skipped: tuple[str, ...] = ()) -> None:
+        self.bpf = bpf  # struct sock_filter[], host byte order
+        self.flags = flags  # SECCOMP_FILTER_FLAG_* for seccomp(2)
+        self.notify = notify  # some rule uses SCMP_ACT_NOTIFY (flags has NEW_LISTENER)
+        self.listener_path = listener_path
+        self.listener_metadata = listener_metadata
+        self.skipped = skipped  # syscall names libseccomp does not know
+
+    def _key(self) -> tuple:
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SeccompProgram) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"SeccompProgram(length={self.length}, flags={self.flags:#x}, notify={self.notify}, "
+                f"listener_path={self.listener_path!r}, skipped={self.skipped!r})")
 
     @property
     def length(self) -> int:
@@ -475,6 +490,9 @@ def send_to_listener(listener_path: str, fd: int, state: dict, metadata: str | N
 
     One connection per state, closed afterwards (runtime-spec
     config-linux.md "The Container Process State")."""
+    import json
+    import socket
+
     msg: dict[str, Any] = {
         "ociVersion": state.get("ociVersion", SPEC_VERSION),
         "fds": ["seccompFd"],
