@@ -171,6 +171,14 @@ void op_mount(struct rec *r)
 
 	snprintf(step, sizeof(step), "mount %s", dest);
 	cur_step = step;
+	if (!strcmp(kind, "fs-ro")) {
+		/* make an already made mount read-only (the tmpfs of a cgroup mount) */
+		int m = in_root(rootfd, dest, O_PATH);
+		if (m < 0 || mount_setattr_fd(m, 0, MOUNT_ATTR_RDONLY, 0, 0) < 0)
+			fail(errno, "making read-only");
+		close(m);
+		return;
+	}
 	int fd = open_or_create(dest, mkfile);
 	if (fd < 0)
 		fail(errno, "resolving the destination inside the rootfs");

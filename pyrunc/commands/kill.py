@@ -1,0 +1,13 @@
+import click
+
+from pyrunc.container import Container, parse_signal
+
+
+@click.command(help="send a signal (default SIGTERM) to the container's init process")
+@click.option("-a", "--all", "all_", is_flag=True, help="send the signal to all processes in the container")
+@click.argument("container_id")
+@click.argument("signal", default="SIGTERM")
+@click.pass_obj
+def command(g, all_: bool, container_id: str, signal: str) -> None:
+    sig = parse_signal(signal)
+    Container.load(g.store(), container_id).kill(sig, all_)

@@ -1,0 +1,1 @@
+from pyrunc.spec.validate import command  # noqa: F401

@@ -1,0 +1,257 @@
+"""A container in the store and the lifecycle operations on an existing one:
+state, start, kill, delete.  Status is derived from the live init (pid plus
+its start time), the exec fifo and the freezer.  Stdlib only: these are the
+hot commands containerd calls for every container."""
+from __future__ import annotations
+
+import errno
+import os
+import select
+import signal
+import time
+from typing import Any
+
+from pyrunc import proc
+from pyrunc.errors import ContainerNotFound, NotRunning, PyruncError, StateError
+from pyrunc.store import FIFO_FILE, Store
+
+CREATING, CREATED, RUNNING, STOPPED, PAUSED = "creating", "created", "running", "stopped", "paused"
+
+
+def parse_signal(sig: str) -> int:
+    """`KILL`, `SIGKILL`, `9`, `SIGRTMIN+3` all name a signal."""
+    s = sig.strip().upper()
+    if s.isdigit():
+        n = int(s)
+        if 0 < n < signal.SIGRTMAX + 1:
+            return n
+        raise PyruncError(f"invalid signal: {sig}")
+    if not s.startswith("SIG"):
+        s = "SIG" + s
+    if s.startswith("SIGRTMIN+") or s.startswith("SIGRTMAX-"):
+        base, _, off = s[3:].partition("+" if "+" in s else "-")
+        try:
+            n = int(off)
+        except ValueError:
+            raise PyruncError(f"invalid signal: {sig}") from None
+        v = signal.SIGRTMIN + n if base == "RTMIN" else signal.SIGRTMAX - n
+        if signal.SIGRTMIN <= v <= signal.SIGRTMAX:
+            return v
+        raise PyruncError(f"invalid signal: {sig}")
+    try:
+        return int(signal.Signals[s])
+    except KeyError:
+        raise PyruncError(f"invalid signal: {sig}") from None
+
+
+class Container:
+    def __init__(self, store: Store, cid: str, state: dict[str, Any]) -> None:
+        self.store = store
+        self.id = cid
+        self.state = state
+
+    @classmethod
+    def load(cls, store: Store, cid: str) -> "Container":
+        store.path(cid, "x")  # validates the id
+        return cls(store, cid, store.read_state(cid))
+
+    @property
+    def pid(self) -> int:
+        return int(self.state.get("pid") or 0)
+
+    @property
+    def bundle(self) -> str:
+        return self.state.get("bundle", "")
+
+    def cgroup(self):  # -> pyrunc.cgroups.base.Manager | None
+        d = self.state.get("cgroup")
+        if not d:
+            return None
+        from pyrunc.cgroups.base import Manager
+
+        return Manager.from_dict(d)
+
+    def init_alive(self) -> bool:
+        return self.pid > 0 and proc.is_alive(self.pid, self.state.get("pid_start"))
+
+    def status(self) -> str:
+        if not self.pid:
+            return CREATING
+        if not self.init_alive():
+            return STOPPED
+        if os.path.exists(self.store.path(self.id, FIFO_FILE)):
+            return CREATED
+        cg = self.cgroup()
+        if cg is not None:
+            try:
+                if cg.frozen():
+                    return PAUSED
+            except OSError:
+                pass
+        return RUNNING
+
+    def state_json(self, status: str | None = None) -> dict[str, Any]:
+        """The runtime-spec state document."""
+        status = status or self.status()
+        out: dict[str, Any] = {
+            "ociVersion": self.state.get("ociVersion", "1.3.0"),
+            "id": self.id,
+            "status": status,
+        }
+        if status != STOPPED and self.pid:
+            out["pid"] = self.pid
+        out["bundle"] = self.bundle
+        out["rootfs"] = self.state.get("rootfs", "")
+        out["created"] = self.state.get("created", "")
+        out["owner"] = self.state.get("owner", "")
+        if self.state.get("annotations"):
+            out["annotations"] = self.state["annotations"]
+        return out
+
+    def config(self) -> dict[str, Any]:
+        try:
+            return self.store.read_config(self.id)
+        except (OSError, ValueError):
+            return {}
+
+    # ---------------------------------------------------------------- start
+
+    def start(self) -> None:
+        with self.store.lock(self.id):
+            st = self.status()
+            if st != CREATED:
+                if st == STOPPED:
+                    raise StateError(self.id, "cannot start a container that has stopped")
+                raise StateError(self.id, f"cannot start an already {st} container")
+            self._open_gate()
+        hooks = (self.state.get("hooks") or {}).get("poststart")
+        if hooks:
+            from pyrunc.hooks import run_hooks
+
+            run_hooks("poststart", hooks, self.state_json(RUNNING))
+
+    def _open_gate(self) -> None:
+        """Open the exec fifo for reading: the init, blocked opening it for
+        writing, writes one byte and goes on to execve."""
+        fifo = self.store.path(self.id, FIFO_FILE)
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                r, _, _ = select.select([fd], [], [], 0.05)
+                if r:
+                    data = os.read(fd, 1)
+                    if data:
+                        break
+                if not self.init_alive():
+                    raise StateError(self.id, "container init exited before start")
+                if time.monotonic() > deadline:
+                    raise StateError(self.id, "container init did not take the start signal")
+        finally:
+            os.close(fd)
+        os.unlink(fifo)
+
+    # ---------------------------------------------------------------- kill
+
+    def kill(self, sig: int, all_processes: bool = False) -> None:
+        st = self.status()
+        if st in (STOPPED, CREATING):
+            raise NotRunning(self.id)
+        if all_processes:
+            cg = self.cgroup()
+            if cg is not None:
+                cg.kill_all(sig)
+                return
+        self._signal_init(sig)
+
+    def _signal_init(self, sig: int) -> None:
+        """Signal the init through a pidfd opened after checking its start
+        time: a recycled pid can never receive the signal."""
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            raise NotRunning(self.id) from None
+        try:
+            if not self.init_alive():
+                raise NotRunning(self.id)
+            signal.pidfd_send_signal(pidfd, sig)
+        except ProcessLookupError:
+            raise NotRunning(self.id) from None
+        finally:
+            os.close(pidfd)
+
+    # ---------------------------------------------------------------- delete
+
+    def delete(self, force: bool = False) -> None:
+        with self.store.lock(self.id, missing_ok=True) as present:
+            if not present:
+                if force:
+                    return
+                raise ContainerNotFound(self.id)
+            st = self.status()
+            if st in (RUNNING, PAUSED) and not force:
+                raise StateError(self.id, f"cannot delete container {self.id} that is not stopped: {st}")
+            cg = self.cgroup()
+            if st != STOPPED or (cg is not None and cg.exists() and cg.pids()):
+                self._kill_everything(cg)
+            if cg is not None:
+                cg.destroy()
+            self.store.remove(self.id)
+        hooks = (self.state.get("hooks") or {}).get("poststop")
+        if hooks:
+            from pyrunc import log
+            from pyrunc.errors import HookError
+            from pyrunc.hooks import run_hooks
+
+            try:
+                run_hooks("poststop", hooks, self.state_json(STOPPED))
+            except HookError as e:  # a failing poststop hook is a warning
+                log.warn(str(e))
+
+    def _kill_everything(self, cg) -> None:
+        if cg is not None and cg.exists():
+            try:
+                cg.thaw()
+            except OSError:
+                pass
+            cg.kill_all(signal.SIGKILL)
+        if self.init_alive():
+            try:
+                self._signal_init(signal.SIGKILL)
+            except NotRunning:
+                pass
+        wait_gone(self.pid, self.state.get("pid_start"))
+        if cg is not None:
+            deadline = time.monotonic() + 10
+            while cg.exists() and cg.pids() and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+
+def wait_gone(pid: int, start: int | None, timeout: float = 10.0) -> None:
+    """Wait until `pid` (that process, not a reuse) is dead or a zombie."""
+    if pid <= 0:
+        return
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while proc.is_alive(pid, start):
+        if time.monotonic() > deadline:
+            raise PyruncError(f"process {pid} did not exit")
+        try:  # reap it if it is our child (run's subreaper)
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        except OSError as e:
+            if e.errno != errno.ECHILD:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.01)
+
+
+def list_containers(store: Store) -> list[Container]:
+    out = []
+    for cid in store.list_ids():
+        try:
+            out.append(Container.load(store, cid))
+        except (ContainerNotFound, PyruncError):
+            continue
+    return out

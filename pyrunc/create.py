@@ -1,0 +1,224 @@
+"""The create operation: load the bundle, claim the id, make the cgroup,
+build the plan, start the init and wait until it sits at the start gate.
+Anything that fails tears down everything made so far."""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import posixpath
+import signal
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyrunc import log
+from pyrunc.container import CREATED, Container, wait_gone
+from pyrunc.errors import PyruncError
+from pyrunc.store import CONFIG_FILE, FIFO_FILE, Store, validate_id, write_atomic
+
+
+@dataclass
+class CreateOptions:
+    bundle: str = "."
+    pid_file: str | None = None
+    console_socket: str | None = None
+    no_pivot: bool = False
+    no_new_keyring: bool = False
+    preserve_fds: int = 0
+    rootless: bool = False
+    systemd_cgroup: bool = False
+    gate: bool = True  # False for `run`: no exec fifo, the init goes straight on
+    console_fd: int | None = None  # an already connected console socket (run's own)
+    extra_pass_fds: tuple[int, ...] = field(default_factory=tuple)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _owner() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def cgroup_mounts(mgr, layout) -> list:
+    """The hierarchies a `cgroup` mount shows inside the container."""
+    from pyrunc.linux.plan import CgroupMount
+
+    if layout.mode == "v2":
+        return [CgroupMount("", "cgroup2", "", mgr.dir)]
+    by_mp: dict[str, list[str]] = {}
+    for ctrl, mp in layout.v1.items():
+        by_mp.setdefault(mp, []).append(ctrl)
+    out = []
+    for mp, ctrls in sorted(by_mp.items()):
+        host = next((mgr.paths[c] for c in ctrls if c in mgr.paths), None)
+        if host is None:
+            continue
+        data = ",".join(c if not c.startswith("name=") else f"none,{c}" for c in ctrls)
+        out.append(CgroupMount(posixpath.basename(mp), "cgroup", data, host))
+    if layout.unified and getattr(mgr, "unified", None):
+        out.append(CgroupMount(posixpath.basename(layout.unified), "cgroup2", "", mgr.unified))
+    return out
+
+
+def _connect_console(path: str) -> int:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise PyruncError(f"--console-socket {path}: {e.strerror}") from None
+    return s.detach()
+
+
+def create(store: Store, cid: str, opts: CreateOptions) -> Container:
+    validate_id(cid)
+    from pyrunc.spec.load import load_config
+
+    bundle = os.path.abspath(opts.bundle)
+    config = load_config(bundle)
+    process = config.get("process") or {}
+    if process.get("terminal") and opts.console_socket is None and opts.console_fd is None:
+        raise PyruncError("cannot allocate tty if pyrunc will detach without setting console socket")
+    if not process.get("terminal") and opts.console_socket is not None:
+        raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
+    if opts.systemd_cgroup:
+        from pyrunc.errors import UnsupportedError
+
+        raise UnsupportedError("--systemd-cgroup (the systemd cgroup driver)")
+    from pyrunc.linux.process_attrs import check_rlimits_against_caller, resolve_rlimits
+
+    check_rlimits_against_caller(resolve_rlimits(process.get("rlimits")))
+
+    store.create_dir(cid)
+    made: dict[str, Any] = {}
+    try:
+        return _create(store, cid, opts, bundle, config, made)
+    except BaseException:
+        _teardown(store, cid, made)
+        raise
+
+
+def _teardown(store: Store, cid: str, made: dict[str, Any]) -> None:
+    pid = made.get("pid")
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            wait_gone(pid, made.get("pid_start"), timeout=5)
+        except PyruncError:
+            pass
+    mgr = made.get("cgroup")
+    if mgr is not None:
+        try:
+            mgr.kill_all(signal.SIGKILL)
+            mgr.destroy()
+        except (PyruncError, OSError) as e:
+            log.warn(f"cleaning up the cgroup: {e}")
+    store.remove(cid)
+
+
+def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: dict, made: dict) -> Container:
+    from pyrunc import cgroups, proc
+    from pyrunc.cgroups.detect import detect
+    from pyrunc.linux.plan import PlanContext, build_plan, rootfs_path
+
+    linux = config.get("linux") or {}
+    process = config.get("process") or {}
+    mgr = cgroups.manager_for(linux.get("cgroupsPath"), cid, rootless=opts.rootless, systemd=opts.systemd_cgroup)
+    mgr.create()
+    made["cgroup"] = mgr
+    resources = linux.get("resources")
+    if resources:
+        mgr.set(resources)
+
+    fifo = None
+    if opts.gate:
+        fifo = store.path(cid, FIFO_FILE)
+        os.mkfifo(fifo, 0o622)
+    console_fd = opts.console_fd
+    if opts.console_socket is not None:
+        console_fd = _connect_console(opts.console_socket)
+        made["console_fd"] = console_fd
+    ctx = PlanContext(
+        config=config,
+        bundle=bundle,
+        container_id=cid,
+        fifo_path=fifo,
+        cgroup_procs=mgr.procs_files(),
+        cgroup_mounts=cgroup_mounts(mgr, detect()),
+        console_fd=console_fd,
+        preserve_fds=opts.preserve_fds,
+        no_pivot=opts.no_pivot,
+        no_new_keyring=opts.no_new_keyring,
+        rootless=opts.rootless,
+        warn=log.warn,
+        host_has_kcore=os.path.exists("/proc/kcore"),
+    )
+    plan = build_plan(ctx)
+    write_atomic(store.path(cid, CONFIG_FILE), json.dumps(config).encode())
+
+    state: dict[str, Any] = {
+        "ociVersion": config.get("ociVersion", "1.3.0"),
+        "id": cid,
+        "pid": 0,
+        "bundle": bundle,
+        "rootfs": rootfs_path(config, bundle),
+        "created": _now(),
+        "owner": _owner(),
+        "annotations": config.get("annotations") or {},
+        "cgroup": mgr.to_dict(),
+        "hooks": config.get("hooks") or {},
+        "rootless": opts.rootless,
+    }
+    container = Container(store, cid, state)
+    hooks = config.get("hooks") or {}
+
+    def on_pid(pid: int) -> None:
+        made["pid"] = pid
+        made["pid_start"] = proc.start_time(pid)
+        state["pid"] = pid
+        state["pid_start"] = made["pid_start"]
+        store.write_state(cid, state)
+
+    def on_hooks() -> bytes:
+        from pyrunc.hooks import run_hooks
+
+        st = container.state_json("creating")
+        run_hooks("prestart", hooks.get("prestart"), st)
+        run_hooks("createRuntime", hooks.get("createRuntime"), st)
+        return json.dumps(st).encode()
+
+    def on_seccomp_fd(fd: int) -> None:
+        from pyrunc.linux.seccomp import send_to_listener
+
+        if plan.listener_path:
+            send_to_listener(plan.listener_path, fd, container.state_json("creating"), plan.listener_metadata)
+
+    from pyrunc.initproc import InitHandlers, run_init
+
+    pass_fds = tuple(range(3, 3 + opts.preserve_fds)) + opts.extra_pass_fds
+    if console_fd is not None:
+        pass_fds += (console_fd,)
+    try:
+        run_init(plan.encode(), InitHandlers(on_pid, on_hooks, on_seccomp_fd), pass_fds=pass_fds)
+    finally:
+        if made.get("console_fd") is not None:
+            os.close(made.pop("console_fd"))
+    store.write_state(cid, state)
+    if opts.pid_file:
+        pid_path = os.path.abspath(opts.pid_file)
+        write_atomic(pid_path, str(state["pid"]).encode(), 0o644)
+    return container
+
+
+def created_status() -> str:
+    return CREATED

@@ -1,0 +1,391 @@
+"""The init plan: a validated config turned into the flat list of steps the C
+init (csrc/init) runs, in order, with every flag, path and mask resolved.
+
+Pure: it reads nothing but what `PlanContext.probe` tells it about host paths,
+so the order of operations is unit-tested without root.  The order follows
+runc where the spec is silent (see docs/design.md)."""
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+from typing import Callable
+
+from pyrunc.errors import ConfigError, UnsupportedError
+from pyrunc.linux import ops as o
+from pyrunc.linux.devices import DEFAULT_DEVICES, DEFAULT_SYMLINKS, Device, from_config
+from pyrunc.linux.mounts import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_REC, MS_SLAVE, parse_options, propagation_flags
+from pyrunc.linux.namespaces import CLONE_NEWTIME, JOIN_ORDER, NAMESPACES
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class CgroupMount:
+    """One hierarchy to show at a `cgroup` mount's destination.
+
+    `name` is the subdirectory ("" for a pure v2 host, where the destination
+    itself is the mount), `fstype`/`data` what to mount with a cgroup
+    namespace, `host_path` the container's cgroup dir to bind without one."""
+
+    name: str
+    fstype: str
+    data: str
+    host_path: str
+
+
+def _no_warn(msg: str) -> None:
+    pass
+
+
+def _probe(path: str) -> str | None:
+    """'dir', 'file' or None for a host path."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    import stat
+
+    return "dir" if stat.S_ISDIR(st.st_mode) else "file"
+
+
+@dataclass
+class PlanContext:
+    config: dict
+    bundle: str
+    container_id: str
+    fifo_path: str | None = None  # None: no start gate (exec, run without a gate)
+    cgroup_procs: list[str] = field(default_factory=list)
+    cgroup_mounts: list[CgroupMount] = field(default_factory=list)
+    console_fd: int | None = None
+    preserve_fds: int = 0
+    no_pivot: bool = False
+    no_new_keyring: bool = False
+    hooks_sync: bool = True  # stop after mounts so pyrunc runs prestart/createRuntime hooks
+    rootless: bool = False
+    warn: Callable[[str], None] = _no_warn
+    probe: Callable[[str], str | None] = _probe
+    host_has_kcore: bool = True
+
+
+@dataclass
+class Plan:
+    ops: list[tuple] = field(default_factory=list)
+    seccomp_notify: bool = False
+    listener_path: str | None = None
+    listener_metadata: str | None = None
+
+    def add(self, *op: object) -> None:
+        self.ops.append(op)
+
+    def encode(self) -> bytes:
+        return o.encode(self.ops)
+
+
+def rootfs_path(config: dict, bundle: str) -> str:
+    path = config["root"]["path"]
+    return os.path.normpath(path if os.path.isabs(path) else os.path.join(bundle, path))
+
+
+def clean_destination(dest: str, field_: str) -> str:
+    """An absolute, normalised destination; '..' may not climb out of '/'."""
+    if not dest:
+        raise ConfigError(field_, "must not be empty")
+    depth = 0
+    for part in dest.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                raise ConfigError(field_, f"{dest!r} escapes the container's root filesystem")
+        elif part not in ("", "."):
+            depth += 1
+    return posixpath.normpath("/" + dest)
+
+
+def _id_map(maps: list[dict] | None) -> str:
+    return "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps or [])
+
+
+def _time_offsets(offsets: dict | None) -> str:
+    lines = []
+    for clock, off in (offsets or {}).items():
+        lines.append(f"{clock} {off.get('secs', 0)} {off.get('nanosecs', 0)}\n")
+    return "".join(lines)
+
+
+def _namespaces(linux: dict) -> dict[str, dict]:
+    return {ns["type"]: ns for ns in linux.get("namespaces") or []}
+
+
+def _launcher(plan: Plan, ctx: PlanContext, nss: dict[str, dict], linux: dict, process: dict) -> int:
+    """Steps of the launcher, before the clone.  Returns the clone flags."""
+    aff = process.get("execCPUAffinity") or {}
+    if aff.get("initial"):
+        from pyrunc.linux.process_attrs import mask_to_id_list, resolve_exec_cpu_affinity
+
+        a = resolve_exec_cpu_affinity(aff)
+        if a and a.initial:
+            plan.add(o.OP_CPU_AFFINITY, mask_to_id_list(a.initial))
+    # Join the cgroup first: the clone's child is born inside it.
+    for procs in ctx.cgroup_procs:
+        plan.add(o.OP_CGROUP_JOIN, procs)
+    flags = 0
+    for kind in JOIN_ORDER:
+        ns = nss.get(kind)
+        if ns is None:
+            continue
+        flag, _ = NAMESPACES[kind]
+        if ns.get("path"):
+            plan.add(o.OP_SETNS, ns["path"], flag)
+        elif kind == "time":
+            # CLONE_NEWTIME cannot be passed to clone(): unshare it here and
+            # set the offsets before any process lives in it.
+            plan.add(o.OP_UNSHARE_TIME, _time_offsets(linux.get("timeOffsets")))
+        else:
+            flags |= flag
+    return flags
+
+
+def _mounts(plan: Plan, ctx: PlanContext, nss: dict, userns: bool) -> bool:
+    """Returns True when /dev is bind-mounted from the host (no device nodes then)."""
+    dev_is_bind = False
+    has_cgroupns = "cgroup" in nss
+    for i, m in enumerate(ctx.config.get("mounts") or []):
+        f = f"mounts[{i}]"
+        dest = clean_destination(m.get("destination", ""), f"{f}.destination")
+        opts = parse_options(m.get("options") or [])
+        if opts.unsupported:
+            raise UnsupportedError(f"{f}.options: mount option {opts.unsupported[0]!r}")
+        if m.get("uidMappings") or m.get("gidMappings"):
+            raise UnsupportedError(f"{f}: idmapped mounts (uidMappings/gidMappings)")
+        mtype = m.get("type") or ""
+        source = m.get("source") or ""
+        if mtype == "bind":
+            opts.bind = True
+        if mtype in ("cgroup", "cgroup2") and not opts.bind:
+            _cgroup_mount(plan, ctx, dest, opts, has_cgroupns)
+            continue
+        data = ",".join(opts.data)
+        prop = ",".join(f"{flag}:{int(rec)}" for flag, rec in opts.propagation)
+        if opts.bind:
+            if not os.path.isabs(source):
+                source = os.path.join(ctx.bundle, source)
+            kind = ctx.probe(source)
+            if kind is None:
+                raise ConfigError(f"{f}.source", f"bind source {source} does not exist")
+            if dest == "/dev":
+                dev_is_bind = True
+            plan.add(o.OP_MOUNT, source, dest, "", 0, "", "rbind" if opts.recursive_bind else "bind",
+                     kind, prop, f"{opts.attr_set:x}", f"{opts.attr_clr:x}",
+                     f"{opts.rattr_set:x}", f"{opts.rattr_clr:x}")
+        else:
+            plan.add(o.OP_MOUNT, source or mtype, dest, mtype, opts.flags, data, "fs", "dir", prop,
+                     "0", "0", f"{opts.rattr_set:x}", f"{opts.rattr_clr:x}")
+    return dev_is_bind
+
+
+def _cgroup_mount(plan: Plan, ctx: PlanContext, dest: str, opts, has_cgroupns: bool) -> None:
+    """A `cgroup` mount shows the container's own cgroups: with a cgroup
+    namespace the hierarchies are mounted afresh, without one the
+    container's cgroup dirs are bound from the host (as runc does)."""
+    ro = f"{opts.attr_set:x}"
+    base_flags = opts.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    pure_v2 = len(ctx.cgroup_mounts) == 1 and ctx.cgroup_mounts[0].name == ""
+    if not pure_v2:
+        plan.add(o.OP_MOUNT, "tmpfs", dest, "tmpfs", base_flags, "mode=755", "fs", "dir", "", "0", "0", "0", "0")
+    for cm in ctx.cgroup_mounts:
+        target = dest if not cm.name else posixpath.join(dest, cm.name)
+        if has_cgroupns:
+            plan.add(o.OP_MOUNT, cm.fstype, target, cm.fstype, opts.flags & ~(MS_BIND | MS_REC), cm.data,
+                     "fs", "dir", "", "0", "0", "0", "0")
+        else:
+            plan.add(o.OP_MOUNT, cm.host_path, target, "", 0, "", "rbind", "dir", "", ro,
+                     f"{opts.attr_clr:x}", "0", "0")
+    if not pure_v2 and opts.flags & 1:  # "ro": the tmpfs too, once filled
+        plan.add(o.OP_MOUNT, "", dest, "", 0, "", "fs-ro", "dir", "", "0", "0", "0", "0")
+
+
+def _devices(plan: Plan, ctx: PlanContext, linux: dict, userns: bool) -> None:
+    devices: dict[str, Device] = {d.path: d for d in DEFAULT_DEVICES}
+    for i, d in enumerate(linux.get("devices") or []):
+        dev = from_config(d)
+        path = clean_destination(dev.path, f"linux.devices[{i}].path")
+        devices[path] = Device(path, dev.type, dev.major, dev.minor, dev.mode, dev.uid, dev.gid)
+    for dev in devices.values():
+        plan.add(o.OP_MKNOD, dev.path, dev.type, dev.major, dev.minor, dev.mode & 0o7777, dev.uid, dev.gid,
+                 int(userns))
+    for target, link in DEFAULT_SYMLINKS:
+        plan.add(o.OP_SYMLINK, target, link)
+    if ctx.host_has_kcore:
+        plan.add(o.OP_SYMLINK, "/proc/kcore", "/dev/core")
+
+
+def _hook_args(kind: str, hook: dict) -> tuple:
+    args = hook.get("args") or [hook["path"]]
+    return (o.OP_HOOK, kind, hook["path"], o.nul_list(args), o.nul_list(hook.get("env") or []),
+            hook.get("timeout") or 0)
+
+
+def _env_value(env: list[str], name: str) -> str | None:
+    for e in env:
+        k, _, v = e.partition("=")
+        if k == name:
+            return v
+    return None
+
+
+def _identity(plan: Plan, ctx: PlanContext, process: dict, userns_setgroups_denied: bool) -> None:
+    """Supplementary groups, gid, uid and the capability sets, in the order
+    that keeps the capabilities across setuid."""
+    from pyrunc.linux.capabilities import resolve_capabilities
+
+    user = process.get("user") or {}
+    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    caps_cfg = process.get("capabilities")
+    caps = resolve_capabilities(caps_cfg, "process.capabilities", ctx.warn) if caps_cfg is not None else None
+    if caps is not None:
+        plan.add(o.OP_KEEPCAPS)
+        plan.add(o.OP_CAPBSET, f"{caps.bounding:x}")
+    if not userns_setgroups_denied:
+        plan.add(o.OP_SETGROUPS, ",".join(str(g) for g in user.get("additionalGids") or []))
+    plan.add(o.OP_SETGID, gid)
+    plan.add(o.OP_SETUID, uid)
+    if caps is not None:
+        plan.add(o.OP_CAPS, f"{caps.effective:x}", f"{caps.permitted:x}", f"{caps.inheritable:x}",
+                 f"{caps.ambient:x}")
+
+
+def _process_attrs(plan: Plan, ctx: PlanContext, process: dict, linux: dict) -> None:
+    from pyrunc.linux import process_attrs as pa
+
+    pers = pa.resolve_personality(linux.get("personality"))
+    if pers is not None:
+        plan.add(o.OP_PERSONALITY, pers)
+    sched = pa.resolve_scheduler(process.get("scheduler"))
+    if sched is not None:
+        plan.add(o.OP_SCHEDULER, sched.policy, sched.nice, sched.priority, sched.flags, sched.runtime,
+                 sched.deadline, sched.period)
+    ioprio = pa.resolve_io_priority(process.get("ioPriority"))
+    if ioprio is not None:
+        plan.add(o.OP_IOPRIO, ioprio)
+    mp = pa.resolve_memory_policy(linux.get("memoryPolicy"))
+    if mp is not None:
+        plan.add(o.OP_MEMPOLICY, mp.mode, 0, mp.node_list)
+
+
+def _seccomp(plan: Plan, ctx: PlanContext, linux: dict) -> tuple | None:
+    if not linux.get("seccomp"):
+        return None
+    from pyrunc.linux.seccomp import compile_seccomp
+
+    prog = compile_seccomp(linux["seccomp"], "linux.seccomp", ctx.warn)
+    if prog is None:
+        return None
+    plan.seccomp_notify = prog.notify
+    plan.listener_path = prog.listener_path
+    plan.listener_metadata = prog.listener_metadata
+    return (o.OP_SECCOMP, prog.bpf, prog.flags, int(prog.notify))
+
+
+def build_plan(ctx: PlanContext) -> Plan:
+    """The complete plan for a container's init (create / run)."""
+    config = ctx.config
+    process = config.get("process") or {}
+    linux = config.get("linux") or {}
+    nss = _namespaces(linux)
+    plan = Plan()
+
+    # --- launcher: cgroup, joined namespaces, clone
+    flags = _launcher(plan, ctx, nss, linux, process)
+    userns = "user" in nss
+    new_userns = userns and not nss["user"].get("path")
+    setgroups = "deny" if ctx.rootless and new_userns else ""
+    plan.add(o.OP_CLONE, flags, _id_map(linux.get("uidMappings")) if new_userns else "",
+             _id_map(linux.get("gidMappings")) if new_userns else "", setgroups, int(ctx.rootless and new_userns))
+
+    # --- container init, before the root changes
+    plan.add(o.OP_SETSID)
+    oom = process.get("oomScoreAdj")
+    if oom is not None:
+        plan.add(o.OP_OOM_SCORE_ADJ, oom)
+    from pyrunc.linux.process_attrs import resolve_rlimits
+
+    for rl in resolve_rlimits(process.get("rlimits")):
+        plan.add(o.OP_RLIMIT, rl.resource, rl.soft, rl.hard)
+    for key, value in (linux.get("sysctl") or {}).items():
+        plan.add(o.OP_SYSCTL, key, value)
+    if not ctx.no_new_keyring:
+        plan.add(o.OP_KEYRING, f"_ses.{ctx.container_id}")
+
+    if "mount" in nss:
+        prop = linux.get("rootfsPropagation")
+        plan.add(o.OP_ROOT_PROPAGATION, propagation_flags(prop) if prop else MS_SLAVE | MS_REC)
+    plan.add(o.OP_ROOTFS, rootfs_path(config, ctx.bundle))
+    dev_is_bind = _mounts(plan, ctx, nss, userns)
+    if not dev_is_bind:
+        _devices(plan, ctx, linux, userns)
+
+    hooks = config.get("hooks") or {}
+    if ctx.hooks_sync:
+        plan.add(o.OP_HOOKS_SYNC)
+    for h in hooks.get("createContainer") or []:
+        plan.add(*_hook_args("createContainer", h))
+    if ctx.fifo_path:
+        plan.add(o.OP_FIFO_OPEN, ctx.fifo_path)
+
+    # --- the new root
+    plan.add(o.OP_PIVOT, int(ctx.no_pivot))
+    if process.get("terminal") and ctx.console_fd is not None:
+        size = process.get("consoleSize") or {}
+        plan.add(o.OP_CONSOLE, ctx.console_fd, size.get("height", 0), size.get("width", 0))
+    if config.get("hostname") is not None and "uts" in nss:
+        plan.add(o.OP_HOSTNAME, config["hostname"])
+    if config.get("domainname") is not None and "uts" in nss:
+        plan.add(o.OP_DOMAINNAME, config["domainname"])
+    for p in linux.get("readonlyPaths") or []:
+        plan.add(o.OP_READONLY_PATH, p)
+    for p in linux.get("maskedPaths") or []:
+        plan.add(o.OP_MASK_PATH, p)
+    if config.get("root", {}).get("readonly"):
+        plan.add(o.OP_ROOT_READONLY)
+
+    # --- the process: attributes, identity, confinement
+    _process_attrs(plan, ctx, process, linux)
+    nnp = bool(process.get("noNewPrivileges"))
+    seccomp_op = _seccomp(plan, ctx, linux)
+    if seccomp_op and not nnp:
+        # Without no_new_privs loading a filter needs CAP_SYS_ADMIN: before
+        # the capabilities are dropped.
+        plan.add(*seccomp_op)
+    _identity(plan, ctx, process, setgroups == "deny")
+    if nnp:
+        plan.add(o.OP_NO_NEW_PRIVS)
+    user = process.get("user") or {}
+    plan.add(o.OP_UMASK, f"{user.get('umask', 0o022):o}")
+    plan.add(o.OP_CWD, process.get("cwd") or "/")
+    args = process.get("args") or []
+    if not args:
+        raise ConfigError("process.args", "must not be empty")
+    env = list(process.get("env") or [])
+    plan.add(o.OP_FIND_EXEC, args[0], _env_value(env, "PATH") or DEFAULT_PATH)
+    if seccomp_op and nnp:
+        # As late as possible, but before the sync socket closes: a notify
+        # listener fd travels over it.
+        plan.add(*seccomp_op)
+    plan.add(o.OP_READY)
+    if ctx.fifo_path:
+        plan.add(o.OP_FIFO_WAIT)
+    for h in hooks.get("startContainer") or []:
+        plan.add(*_hook_args("startContainer", h))
+    aff = process.get("execCPUAffinity") or {}
+    if aff.get("final"):
+        from pyrunc.linux.process_attrs import mask_to_id_list, resolve_exec_cpu_affinity
+
+        a = resolve_exec_cpu_affinity(aff)
+        if a and a.final:
+            plan.add(o.OP_CPU_AFFINITY, mask_to_id_list(a.final))
+    plan.add(o.OP_CLOSE_FDS, 3 + ctx.preserve_fds)
+    if _env_value(env, "HOME") is None:
+        env.append(f"HOME={'/root' if user.get('uid', 0) == 0 else '/'}")
+    plan.add(o.OP_EXEC, o.nul_list(args), o.nul_list(env))
+    return plan

@@ -1,0 +1,27 @@
+"""Facts about host processes read from /proc: start time (to tell a live
+container init from a reused pid), liveness, zombies."""
+from __future__ import annotations
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat fields after the comm, or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read().decode()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # comm may hold spaces and parentheses: split after the last ')'
+    return data[data.rindex(")") + 2 :].split()
+
+
+def start_time(pid: int) -> int | None:
+    f = stat_fields(pid)
+    return int(f[19]) if f else None  # field 22 of the file
+
+
+def is_alive(pid: int, start: int | None) -> bool:
+    """The process exists, is not a zombie, and is the one started at `start`."""
+    f = stat_fields(pid)
+    if f is None or f[0] in ("Z", "X"):
+        return False
+    return start is None or int(f[19]) == start
