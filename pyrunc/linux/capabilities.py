@@ -7,8 +7,7 @@ as runc does, so one config works across kernels.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from pyrunc.errors import ConfigError
 
@@ -134,8 +133,7 @@ def mask_to_names(mask: int) -> list[str]:
     return names
 
 
-@dataclass(frozen=True)
-class CapSets:
+class CapSets(NamedTuple):
     """The five capability sets as masks, ready for capset()/prctl()."""
 
     bounding: int = 0
@@ -145,7 +143,7 @@ class CapSets:
     ambient: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {s: getattr(self, s) for s in SETS}
+        return dict(self._asdict())
 
 
 def resolve_capabilities(

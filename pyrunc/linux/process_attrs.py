@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import resource
 import struct
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyrunc.errors import ConfigError, UnsupportedError
 
@@ -66,8 +65,7 @@ RLIM_INFINITY = U64_MAX
 CAP_SYS_RESOURCE = 24
 
 
-@dataclass(frozen=True)
-class Rlimit:
+class Rlimit(NamedTuple):
     resource: int  # RLIMIT_* number
     soft: int  # rlim_cur (2**64-1 = RLIM_INFINITY)
     hard: int  # rlim_max
@@ -174,8 +172,7 @@ _SCHED_ATTR = struct.Struct("=IIQiIQQQII")
 DL_MIN_RUNTIME = 1 << 10  # kernel: runtime below 1024ns is rejected
 
 
-@dataclass(frozen=True)
-class SchedAttr:
+class SchedAttr(NamedTuple):
     """struct sched_attr for sched_setattr(0, attr, 0)."""
 
     policy: int
@@ -341,8 +338,7 @@ def mask_to_bytes(mask: int, min_bits: int = 64) -> bytes:
 # ---------------------------------------------------------------- execCPUAffinity
 
 
-@dataclass(frozen=True)
-class CpuAffinity:
+class CpuAffinity(NamedTuple):
     """CPU masks (bit n = CPU n); None = not set."""
 
     initial: int | None
@@ -391,8 +387,7 @@ _MPOL_NO_NODES = ("MPOL_DEFAULT", "MPOL_LOCAL")
 _MPOL_NEED_NODES = ("MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE")
 
 
-@dataclass(frozen=True)
-class MemPolicy:
+class MemPolicy(NamedTuple):
     """Arguments of set_mempolicy(mode, nodemask, maxnode)."""
 
     mode: int  # MPOL_* | MPOL_F_* flags
