@@ -331,7 +331,7 @@ def compile_seccomp(
             raise ConfigError(f"{field}.flags",
                               "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a rule with SCMP_ACT_NOTIFY")
 
-    bpf, skipped = _build(field, default_name, default_action, arches, rules, debug)
+    bpf, skipped = _build(field, default_name, default_action, arches, rules, warn, debug)
     return SeccompProgram(
         bpf=bpf,
         flags=flags,
@@ -348,6 +348,7 @@ def _build(
     default_action: int,
     arches: list[str],
     rules: list[tuple[int, str, int, list[tuple[int, int, int, int]]]],
+    warn: Warn,
     debug: Warn,
 ) -> tuple[bytes, list[str]]:
     ffi, lib = _lib()
@@ -363,7 +364,12 @@ def _build(
         for i, name in enumerate(arches):
             token = lib.seccomp_arch_resolve_name(ARCHES[name].encode())
             if token == 0:
-                raise ConfigError(f"{field}.architectures[{i}]", f"{name} is not supported by libseccomp {libseccomp_version()}")
+                # Only native and compat ABIs can run here, and libseccomp
+                # knows those: a foreign arch it lacks can not be filtered
+                # but also never be used, so skip it instead of failing.
+                warn(f"{field}.architectures[{i}]: {name} is not supported by libseccomp "
+                     f"{libseccomp_version()}, ignored")
+                continue
             rc = lib.seccomp_arch_add(ctx, token)
             if rc not in (0, -_errno.EEXIST):
                 _check(rc, f"{field}.architectures[{i}]", f"adding {name}")

@@ -181,6 +181,18 @@ def test_architectures() -> None:
     assert 0x40000003 not in {k for code, _, _, k in disassemble(one.bpf) if code == 0x15}
 
 
+def test_arch_unknown_to_libseccomp_is_skipped_with_warning() -> None:
+    from pyrunc.linux._seccomp import lib  # type: ignore[import-not-found]
+
+    if lib.seccomp_arch_resolve_name(b"loongarch64") != 0:
+        pytest.skip("this libseccomp knows loongarch64")
+    warnings: list[str] = []
+    base = allow_default(syscalls=[{"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}])
+    prog = compile_({**base, "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_LOONGARCH64"]}, warn=warnings.append)
+    assert prog.bpf == compile_(base).bpf
+    assert len(warnings) == 1 and "architectures[1]" in warnings[0] and "SCMP_ARCH_LOONGARCH64" in warnings[0]
+
+
 def test_args_same_index_split_into_rules() -> None:
     two_idx = compile_(allow_default(syscalls=[{"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "args": [
         {"index": 0, "value": 5, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 7, "op": "SCMP_CMP_EQ"}]}]))
