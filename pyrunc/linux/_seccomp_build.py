@@ -7,7 +7,7 @@ Build: `python3 setup.py build_ext --inplace` (listed in setup.py CFFI_MODULES).
 """
 from __future__ import annotations
 
-from cffi import FFI
+from cffi import FFI  # type: ignore[import-untyped]
 
 ffi = FFI()
 

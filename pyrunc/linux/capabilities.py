@@ -7,7 +7,7 @@ as runc does, so one config works across kernels.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 from pyrunc.errors import ConfigError
 
@@ -147,7 +147,7 @@ class CapSets(NamedTuple):
 
 
 def resolve_capabilities(
-    caps: dict | None, field: str = "process.capabilities", warn: Warn = _no_warn
+    caps: dict[str, Any] | None, field: str = "process.capabilities", warn: Warn = _no_warn
 ) -> CapSets:
     """Masks for `process.capabilities`. Absent sets are empty (as runc).
 

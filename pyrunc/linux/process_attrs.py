@@ -24,7 +24,7 @@ def _int(value: Any, field: str, lo: int, hi: int) -> int:
     return value
 
 
-def _obj(value: Any, field: str) -> dict:
+def _obj(value: Any, field: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(field, "must be an object")
     return value
@@ -70,7 +70,7 @@ class Rlimit(NamedTuple):
     soft: int  # rlim_cur (2**64-1 = RLIM_INFINITY)
     hard: int  # rlim_max
     name: str
-    index: int  # position in process.rlimits
+    pos: int  # position in process.rlimits
 
 
 def resolve_rlimits(rlimits: Any, field: str = "process.rlimits") -> list[Rlimit]:
@@ -124,7 +124,7 @@ def check_rlimits_against_caller(rlimits: list[Rlimit] | Any, field: str = "proc
         rlimits = resolve_rlimits(rlimits, field)
     privileged = _has_cap(CAP_SYS_RESOURCE)
     for rl in rlimits:
-        where = f"{field}[{rl.index}]"
+        where = f"{field}[{rl.pos}]"
         if rl.resource == RLIMITS["RLIMIT_NOFILE"]:
             try:
                 with open("/proc/sys/fs/nr_open") as f:

@@ -129,7 +129,7 @@ class SeccompProgram:
         self.listener_metadata = listener_metadata
         self.skipped = skipped  # syscall names libseccomp does not know
 
-    def _key(self) -> tuple:
+    def _key(self) -> tuple[Any, ...]:
         return tuple(getattr(self, k) for k in self.__slots__)
 
     def __eq__(self, other: object) -> bool:
@@ -250,7 +250,7 @@ def _flags(value: Any, field: str) -> int:
 
 
 def compile_seccomp(
-    seccomp: dict | None,
+    seccomp: dict[str, Any] | None,
     field: str = "linux.seccomp",
     warn: Warn = _no_warn,
     debug: Warn = _no_warn,
@@ -377,7 +377,7 @@ def _build(
                 tokens.append(token)
 
         skipped: list[str] = []
-        cmp_cache: dict[tuple, Any] = {}
+        cmp_cache: dict[tuple[tuple[int, int, int, int], ...], Any] = {}
         for i, name, action, args in rules:
             if action == default_action:
                 continue  # redundant; libseccomp would refuse it
@@ -489,7 +489,7 @@ def set_no_new_privs() -> None:
 # ---------------------------------------------------------------- listener
 
 
-def send_to_listener(listener_path: str, fd: int, state: dict, metadata: str | None = None,
+def send_to_listener(listener_path: str, fd: int, state: dict[str, Any], metadata: str | None = None,
                      field: str = "linux.seccomp.listenerPath") -> None:
     """Send the container process state and the seccomp listener fd
     (SCM_RIGHTS, named "seccompFd") to the agent at `listener_path`.

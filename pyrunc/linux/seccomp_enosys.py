@@ -55,7 +55,7 @@ class _Asm:
     """Tiny assembler with forward labels for `ja`."""
 
     def __init__(self) -> None:
-        self.insns: list[list] = []  # [code, jt, jf, k-or-label]
+        self.insns: list[list[int | str]] = []  # [code, jt, jf, k-or-label]
         self.labels: dict[str, int] = {}
 
     def emit(self, code: int, jt: int = 0, jf: int = 0, k: int | str = 0) -> None:
