@@ -14,6 +14,9 @@ Behaviour follows runc where the spec leaves room:
 - several args on the same index become one rule per arg (OR), otherwise one
   rule with all args (AND).
 - a listenerPath without any SCMP_ACT_NOTIFY rule is ignored.
+- an architecture libseccomp does not know (e.g. LOONGARCH64 with 2.5.4) is
+  skipped with a warning: it can not run on this host anyway.
+- the native architecture is always in the filter (libseccomp's default).
 - deny-by-default profiles get the -ENOSYS prologue (see seccomp_enosys).
 Stricter than runc, as the spec asks: errnoRet on an action without an errno
 and listenerMetadata without listenerPath are errors.
