@@ -11,9 +11,19 @@ ALL = ["pid", "network", "ipc", "uts", "mount", "cgroup", "user", "time"]
 MAPPING = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 
 
+def require_traversable(path: Path) -> None:
+    """A mapped container root is "other" on the host: every ancestor of the
+    bundle must be searchable by others."""
+    for d in [path, *path.parents]:
+        if not d.stat().st_mode & 0o001:
+            raise Skip(f"{d} is not searchable by other users, so a user-namespaced root cannot"
+                       " reach the bundle; use --workdir in a world-searchable directory")
+
+
 def _configure(ctx: Ctx, b, t: str) -> None:
     """Make a bundle valid with namespace `t` added."""
     if t == "user":
+        require_traversable(b.path)
         b.linux["uidMappings"] = list(MAPPING)
         b.linux["gidMappings"] = list(MAPPING)
 
@@ -148,6 +158,7 @@ def userns_mappings(ctx: Ctx) -> None:
     ctx.require_namespace("user")
     b = ctx.bundle()
     b.linux["namespaces"].append({"type": "user"})
+    require_traversable(b.path)
     b.linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1000},
                               {"containerID": 1000, "hostID": 200000, "size": 10}]
     b.linux["gidMappings"] = [{"containerID": 0, "hostID": 300000, "size": 2000}]
@@ -164,6 +175,7 @@ def userns_no_chown(ctx: Ctx) -> None:
     ctx.require_namespace("user")
     b = ctx.bundle()
     b.linux["namespaces"].append({"type": "user"})
+    require_traversable(b.path)
     b.linux["uidMappings"] = list(MAPPING)
     b.linux["gidMappings"] = list(MAPPING)
     out = ctx.probe(b, ["stat", "/conformance-rootfs"])
