@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     elapsed = time.monotonic() - started
+    info["load_at_end"] = machine.loadavg()
     print(f"machine: {machine.one_line(info)}")
+    print(f"load average: {info['load_at_start']} at start, {info['load_at_end']} at end")
     for name, v in versions.items():
         print(f"runtime {name}: {v}")
     print(f"mode: {'quick' if args.quick else 'full'}, paired A B / B A, medians; "

@@ -47,6 +47,15 @@ def _os_name() -> str:
     return platform.system()
 
 
+def loadavg() -> str:
+    """1, 5 and 15 minute load averages: other work on the machine skews the figures."""
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def describe() -> dict[str, str]:
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -57,6 +66,7 @@ def describe() -> dict[str, str]:
         "memory": _mem_total(),
         "cgroups": cgroup_mode(),
         "python": platform.python_version(),
+        "load_at_start": loadavg(),
     }
 
 
