@@ -136,7 +136,13 @@ class Container:
         fifo = self.store.path(self.id, FIFO_FILE)
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
-            deadline = time.monotonic() + 30
+            # The init answers "0" once its startContainer hooks ran, or "E"
+            # and an error report: allow for the hooks' timeouts.
+            wait = 30.0
+            for h in (self.state.get("hooks") or {}).get("startContainer") or []:
+                wait = wait + h["timeout"] if h.get("timeout") else float("inf")
+            deadline = time.monotonic() + wait
+            data = b""
             while True:
                 r, _, _ = select.select([fd], [], [], 0.05)
                 if r:
@@ -144,9 +150,30 @@ class Container:
                     if data:
                         break
                 if not self.init_alive():
+                    # it may have written and exited between the two checks
+                    data = os.read(fd, 1)
+                    if data:
+                        break
                     raise StateError(self.id, "container init exited before start")
                 if time.monotonic() > deadline:
                     raise StateError(self.id, "container init did not take the start signal")
+            if data == b"E":
+                report = b""
+                end = time.monotonic() + 5
+                while time.monotonic() < end:
+                    select.select([fd], [], [], 0.1)
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        break
+                    report += chunk
+                os.unlink(fifo)
+                from pyrunc.errors import InitError
+
+                _, step, err, detail = (report.decode(errors="replace").split("\t", 3) + ["", "", ""])[:4]
+                raise InitError(step, int(err or 0) if err.isdigit() else 0, detail)
         finally:
             os.close(fd)
         os.unlink(fifo)

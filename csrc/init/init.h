@@ -29,6 +29,7 @@ struct plan {
 /* util.c */
 extern int sync_fd;            /* SOCK_SEQPACKET to the pyrunc process, -1 once closed */
 extern const char *cur_step;   /* the step being run, for error reports */
+extern int gate_fd;            /* exec fifo opened for writing, -1 unless `start` waits on it */
 void fail(int err, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 void send_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 ssize_t recv_msg(char *buf, size_t size);
@@ -57,7 +58,7 @@ void op_root_readonly(void);
 /* proc.c */
 void op_sysctl(const char *key, const char *value);
 void op_oom_score_adj(const char *value);
-void op_console(int sock, int rows, int cols);
+void op_console(int sock, int rows, int cols, int bind_console);
 void op_seccomp(const char *bpf, size_t len, unsigned flags, int notify);
 void op_caps(struct rec *r);
 void op_capbset(unsigned long long keep);

@@ -130,20 +130,29 @@ static void fifo_open(const char *path)
 
 /* The start gate: block opening the exec fifo for writing until `start`
  * opens it for reading.  Reopened through the host /proc fd kept from
- * before pivot_root, since the container may have no /proc. */
+ * before pivot_root, since the container may have no /proc.  `start` then
+ * waits for one byte: "0" once the startContainer hooks passed
+ * (fifo_release), or "E" and the error report (fail()). */
 static void fifo_wait(void)
 {
 	char path[64];
 	cur_step = "exec fifo";
 	snprintf(path, sizeof(path), "self/fd/%d", fifo_fd);
-	int fd = openat(hostproc, path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
+	gate_fd = openat(hostproc, path, O_WRONLY | O_CLOEXEC);
+	if (gate_fd < 0)
 		_exit(1);
-	if (write(fd, "0", 1) != 1)
-		_exit(1);
-	close(fd);
 	close(fifo_fd);
 	fifo_fd = -1;
+}
+
+static void fifo_release(void)
+{
+	if (gate_fd < 0)
+		return;
+	if (write(gate_fd, "0", 1) != 1)
+		_exit(1);
+	close(gate_fd);
+	gate_fd = -1;
 }
 
 static void run_child(struct plan *p, int start)
@@ -214,7 +223,7 @@ static void run_child(struct plan *p, int start)
 				fail(errno, "setdomainname(%s)", a[0]);
 			break;
 		case OP_CONSOLE:
-			op_console((int)num(a[0]), (int)num(a[1]), (int)num(a[2]));
+			op_console((int)num(a[0]), (int)num(a[1]), (int)num(a[2]), r->nargs > 3 ? (int)num(a[3]) : 0);
 			break;
 		case OP_SECCOMP:
 			op_seccomp(a[0], r->len[0], (unsigned)num(a[1]), (int)num(a[2]));
@@ -277,6 +286,9 @@ static void run_child(struct plan *p, int start)
 			break;
 		case OP_FIFO_WAIT:
 			fifo_wait();
+			break;
+		case OP_FIFO_RELEASE:
+			fifo_release();
 			break;
 		case OP_CLOSE_FDS:
 			/* Nothing of the host survives exec: close every fd from N up. */

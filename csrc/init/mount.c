@@ -54,6 +54,10 @@ void open_host_proc(void)
 	struct statfs sfs;
 	cur_step = "procfs";
 	hostproc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* An exec'd process sees the container's /proc, which may be absent:
+	 * only the steps that need it (oomScoreAdj, sysctl) fail then. */
+	if (hostproc < 0 && errno == ENOENT)
+		return;
 	if (hostproc < 0 || fstatfs(hostproc, &sfs) < 0)
 		fail(errno, "opening /proc");
 	if (sfs.f_type != PROC_SUPER_MAGIC)

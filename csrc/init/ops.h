@@ -30,7 +30,7 @@ enum pyr_op {
 	OP_ROOT_READONLY = 24,
 	OP_HOSTNAME = 25,       /* name */
 	OP_DOMAINNAME = 26,     /* name */
-	OP_CONSOLE = 27,        /* socket fd, rows, cols */
+	OP_CONSOLE = 27,        /* socket fd, rows, cols, bind at /dev/console(0/1) */
 	OP_SECCOMP = 28,        /* bpf bytes, flags, notify(0/1) */
 	OP_KEEPCAPS = 29,
 	OP_CAPBSET = 30,        /* mask of capabilities kept in the bounding set (hex) */
@@ -54,6 +54,7 @@ enum pyr_op {
 	OP_MEMPOLICY = 48,      /* mode, flags, nodemask hex */
 	OP_KEYRING = 49,        /* name */
 	OP_SETPGRP_FG = 50,     /* reserved */
+	OP_FIFO_RELEASE = 51,   /* tell `start` the startContainer hooks passed */
 	OP_MAX
 };
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -69,7 +70,7 @@ void op_oom_score_adj(const char *value)
 /* Create the pty in the container's devpts, hand its master to the console
  * socket (runc's protocol: SCM_RIGHTS, the pty path as payload) and make the
  * slave our controlling terminal and stdio. */
-void op_console(int sock, int rows, int cols)
+void op_console(int sock, int rows, int cols, int bind_console)
 {
 	char name[64];
 	int n, unlock = 0;
@@ -100,6 +101,15 @@ void op_console(int sock, int rows, int cols)
 		fail(errno, "sending the pty master to the console socket");
 	close(master);
 	close(sock);
+	if (bind_console) {
+		/* Like runc: the container's /dev/console is its pty. */
+		int fd = open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			fail(errno, "creating /dev/console");
+		close(fd);
+		if (mount(name, "/dev/console", NULL, MS_BIND, NULL) < 0)
+			fail(errno, "binding %s to /dev/console", name);
+	}
 	for (int i = 0; i < 3; i++)
 		if (dup2(slave, i) < 0)
 			fail(errno, "dup2 pty");
@@ -187,6 +197,7 @@ void op_hook(struct rec *r, const char *state, size_t state_len)
 	if (pid < 0)
 		fail(errno, "fork");
 	if (pid == 0) {
+		setpgid(0, 0); /* killed with everything it started at its timeout */
 		dup2(in[0], 0);
 		execve(r->arg[1], argv, envp);
 		dprintf(2, "pyrunc: %s: exec: %s\n", step, strerror(errno));
@@ -205,6 +216,7 @@ void op_hook(struct rec *r, const char *state, size_t state_len)
 			n = poll(&pfd, 1, timeout * 1000);
 		while (n < 0 && errno == EINTR);
 		if (n == 0) {
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			fail(ETIMEDOUT, "did not finish within its timeout of %ds and was killed", timeout);

@@ -10,6 +10,7 @@
 #include "init.h"
 
 int sync_fd = -1;
+int gate_fd = -1;
 const char *cur_step = "start";
 
 /* Report the first failure as "error\t<step>\t<errno>\t<detail>" and die.
@@ -24,6 +25,8 @@ void fail(int err, const char *fmt, ...)
 	int n = snprintf(msg, sizeof(msg), "error\t%s\t%d\t%s", cur_step, err, detail);
 	if (sync_fd >= 0)
 		send(sync_fd, msg, n, MSG_NOSIGNAL);
+	else if (gate_fd >= 0 && write(gate_fd, "E", 1) == 1 && write(gate_fd, msg, n) == n)
+		; /* `start` reports it (a failing startContainer hook) */
 	else
 		dprintf(2, "pyrunc-init: %s %s: %s\n", cur_step, detail, strerror(err));
 	_exit(1);

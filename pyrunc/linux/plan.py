@@ -337,7 +337,7 @@ def build_plan(ctx: PlanContext) -> Plan:
     plan.add(o.OP_PIVOT, int(ctx.no_pivot))
     if process.get("terminal") and ctx.console_fd is not None:
         size = process.get("consoleSize") or {}
-        plan.add(o.OP_CONSOLE, ctx.console_fd, size.get("height", 0), size.get("width", 0))
+        plan.add(o.OP_CONSOLE, ctx.console_fd, size.get("height", 0), size.get("width", 0), 1)
     if config.get("hostname") is not None and "uts" in nss:
         plan.add(o.OP_HOSTNAME, config["hostname"])
     if config.get("domainname") is not None and "uts" in nss:
@@ -377,6 +377,8 @@ def build_plan(ctx: PlanContext) -> Plan:
         plan.add(o.OP_FIFO_WAIT)
     for h in hooks.get("startContainer") or []:
         plan.add(*_hook_args("startContainer", h))
+    if ctx.fifo_path:
+        plan.add(o.OP_FIFO_RELEASE)
     aff = process.get("execCPUAffinity") or {}
     if aff.get("final"):
         from pyrunc.linux.process_attrs import mask_to_id_list, resolve_exec_cpu_affinity
