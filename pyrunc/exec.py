@@ -1,0 +1,284 @@
+"""`exec`: run a new process inside an existing container.
+
+The process is started by pyrunc-init with an exec plan (linux/exec_plan.py):
+it joins the container's cgroup and every namespace, forks into the pid
+namespace and gets the process spec's identity and confinement.  In the
+foreground pyrunc is the process's subreaper, forwards signals (or proxies
+its pty) and returns its exit status."""
+from __future__ import annotations
+
+import copy
+import os
+import posixpath
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyrunc import log
+from pyrunc.container import CREATED, PAUSED, RUNNING, STOPPED, Container
+from pyrunc.errors import ConfigError, PyruncError, StateError, UnsupportedError
+from pyrunc.store import Store, write_atomic
+
+_NOT_FORWARDED = {signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP, signal.SIGURG, signal.SIGWINCH}
+
+
+@dataclass
+class ExecOptions:
+    detach: bool = False
+    console_socket: str | None = None
+    pid_file: str | None = None
+    preserve_fds: int = 0
+    cgroup: list[str] = field(default_factory=list)  # --cgroup [controller:]path
+    ignore_paused: bool = False
+    subreaper: bool = True
+    rootless: bool = False
+
+
+@dataclass
+class ProcessOverrides:
+    """runc exec's flags that edit the container's process spec."""
+
+    args: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    cwd: str | None = None
+    tty: bool = False
+    user: str | None = None  # UID[:GID]
+    additional_gids: list[int] = field(default_factory=list)
+    process_label: str | None = None
+    apparmor: str | None = None
+    no_new_privs: bool | None = None
+    caps: list[str] = field(default_factory=list)
+
+
+def process_from_flags(base: dict[str, Any], o: ProcessOverrides) -> dict[str, Any]:
+    """The container's process spec edited by exec's flags (runc's getProcess)."""
+    p = copy.deepcopy(base)
+    if not o.args:
+        raise PyruncError("exec args cannot be empty")
+    p["args"] = list(o.args)
+    for e in o.env:
+        if "=" not in e or e.startswith("="):
+            raise ConfigError("--env", f"{e!r} is not NAME=VALUE")
+    p["env"] = _merge_env(p.get("env") or [], o.env)
+    if o.cwd:
+        p["cwd"] = o.cwd
+    p["terminal"] = o.tty
+    if o.apparmor is not None:
+        p["apparmorProfile"] = o.apparmor
+    if o.process_label is not None:
+        p["selinuxLabel"] = o.process_label
+    if o.no_new_privs is not None:
+        p["noNewPrivileges"] = o.no_new_privs
+    user = p.setdefault("user", {"uid": 0, "gid": 0})
+    if o.user:
+        uid_s, _, gid_s = o.user.partition(":")
+        try:
+            user["uid"] = int(uid_s)
+            if gid_s:
+                user["gid"] = int(gid_s)
+        except ValueError:
+            raise ConfigError("--user", f"{o.user!r} is not UID[:GID] (numbers)") from None
+    if o.additional_gids:
+        user["additionalGids"] = list(user.get("additionalGids") or []) + list(o.additional_gids)
+    if o.caps:
+        caps = p.setdefault("capabilities", {})
+        for c in o.caps:
+            c = c.upper() if c.upper().startswith("CAP_") else "CAP_" + c.upper()
+            for kind in ("bounding", "effective", "permitted"):
+                caps.setdefault(kind, [])
+                if c not in caps[kind]:
+                    caps[kind].append(c)
+            # ambient needs inheritable: only when the spec has some (runc)
+            if caps.get("inheritable") and c not in caps.setdefault("ambient", []):
+                caps["ambient"].append(c)
+    return p
+
+
+def _merge_env(base: list[str], extra: list[str]) -> list[str]:
+    """Later NAME=VALUE entries replace earlier ones of the same name."""
+    out: dict[str, str] = {}
+    for e in [*base, *extra]:
+        out[e.partition("=")[0]] = e
+    return list(out.values())
+
+
+def check_lsm(process: dict[str, Any]) -> None:
+    """No LSM is enabled here (features.json says so): refuse labels."""
+    if process.get("apparmorProfile"):
+        if not os.path.isdir("/sys/kernel/security/apparmor"):
+            raise UnsupportedError("process.apparmorProfile (AppArmor is not enabled on this host)")
+        raise UnsupportedError("process.apparmorProfile")
+    if process.get("selinuxLabel"):
+        raise UnsupportedError("process.selinuxLabel (SELinux is not enabled on this host)")
+
+
+def sub_cgroup_procs(mgr, specs: list[str]) -> list[str]:
+    """cgroup.procs files for --cgroup [controllers:]path (a sub-cgroup of
+    the container's, which must exist); the container's own for the rest."""
+    if mgr is None:
+        if specs:
+            raise PyruncError("--cgroup: the container has no cgroup")
+        return []
+    base = mgr.procs_files()
+    if not specs:
+        return base
+    by_dir = {os.path.dirname(f): f for f in base}
+    paths = getattr(mgr, "paths", None)
+    chosen: dict[str, str] = {}  # container cgroup dir -> sub path
+    for spec in specs:
+        ctrls, sep, sub = spec.rpartition(":")
+        sub = sub.strip("/")
+        if not sub or ".." in sub.split("/"):
+            raise ConfigError("--cgroup", f"{spec!r}: invalid sub-cgroup path")
+        if not sep:
+            for d in by_dir:
+                chosen.setdefault(d, sub)
+            continue
+        if paths is None:  # cgroup v2: one hierarchy, no controller names
+            raise ConfigError("--cgroup", f"{spec!r}: controller names are only for cgroup v1")
+        for c in ctrls.split(","):
+            d = paths.get(c)
+            if d is None:
+                raise ConfigError("--cgroup", f"{spec!r}: the container has no {c} cgroup")
+            chosen[d] = sub
+    out = []
+    for d, f in by_dir.items():
+        if d in chosen:
+            target = posixpath.join(d, chosen[d])
+            if not os.path.isdir(target):
+                raise ConfigError("--cgroup", f"sub-cgroup {target} does not exist")
+            out.append(posixpath.join(target, "cgroup.procs"))
+        else:
+            out.append(f)
+    return out
+
+
+def check_status(container: Container, ignore_paused: bool) -> None:
+    st = container.status()
+    if st == STOPPED:
+        raise StateError(container.id, "cannot exec in a stopped container")
+    if st == PAUSED and not ignore_paused:
+        raise StateError(container.id, "cannot exec in a paused container (use --ignore-paused to override)")
+    if st not in (CREATED, RUNNING, PAUSED):
+        raise StateError(container.id, f"cannot exec in a {st} container")
+
+
+def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) -> int:
+    """Start `process` in container `cid`; in the foreground wait for it and
+    return its exit status (128+N after signal N)."""
+    from pyrunc.initproc import InitHandlers, run_init
+    from pyrunc.linux.exec_plan import ExecContext, build_exec_plan
+    from pyrunc.listen_fds import add_listen_env, listen_fds
+
+    container = Container.load(store, cid)
+    check_status(container, opts.ignore_paused)
+    terminal = bool(process.get("terminal"))
+    if terminal and opts.detach and opts.console_socket is None:
+        raise PyruncError("cannot allocate tty if pyrunc will detach without setting console socket")
+    if not terminal and opts.console_socket is not None:
+        raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
+    check_lsm(process)
+    from pyrunc.linux.process_attrs import check_rlimits_against_caller, resolve_rlimits
+
+    check_rlimits_against_caller(resolve_rlimits(process.get("rlimits")))
+
+    nlisten = listen_fds()
+    if nlisten:
+        process = dict(process, env=add_listen_env(list(process.get("env") or []), nlisten))
+    npreserve = nlisten + opts.preserve_fds
+
+    config = container.config()
+    cgroup_procs = sub_cgroup_procs(container.cgroup(), opts.cgroup)
+
+    if not opts.detach and opts.subreaper:
+        import prctl
+
+        prctl.set_child_subreaper(1)
+
+    console_fd: int | None = None
+    ours = None
+    if terminal:
+        if opts.console_socket is not None:
+            from pyrunc.create import _connect_console
+
+            console_fd = _connect_console(opts.console_socket)
+        else:
+            from pyrunc.console import console_pair
+
+            ours, console_fd = console_pair()
+
+    plan = build_exec_plan(ExecContext(
+        config=config, process=process, init_pid=container.pid, container_id=cid,
+        cgroup_procs=cgroup_procs, console_fd=console_fd, preserve_fds=npreserve,
+        rootless=opts.rootless, warn=log.warn,
+    ))
+
+    def on_seccomp_fd(fd: int) -> None:
+        from pyrunc.linux.seccomp import send_to_listener
+
+        if plan.listener_path:
+            send_to_listener(plan.listener_path, fd, container.state_json(), plan.listener_metadata)
+
+    pass_fds = tuple(range(3, 3 + npreserve))
+    if console_fd is not None:
+        pass_fds += (console_fd,)
+    try:
+        result = run_init(plan.encode(), InitHandlers(on_seccomp_fd=on_seccomp_fd), pass_fds=pass_fds)
+    except BaseException:
+        if ours is not None:
+            ours.close()
+        raise
+    finally:
+        if console_fd is not None:
+            os.close(console_fd)
+    pid = result.pid
+    if opts.pid_file:
+        write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
+    if opts.detach:
+        return 0
+
+    proxy = None
+    if ours is not None:
+        from pyrunc.console import Proxy, recv_master
+
+        try:
+            master, _path = recv_master(ours)
+        finally:
+            ours.close()
+        proxy = Proxy(master)
+        proxy.start()
+    try:
+        return wait_foreground(pid)
+    finally:
+        if proxy is not None:
+            proxy.finish()
+
+
+def wait_foreground(pid: int, forward: bool = True) -> int:
+    """Forward signals to `pid` and reap children (we are their subreaper)
+    until it exits; its exit status."""
+    from pyrunc.runner import exit_status
+
+    def fwd(signum: int, _frame) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    if forward:
+        for s in signal.valid_signals():
+            if s not in _NOT_FORWARDED:
+                try:
+                    signal.signal(s, fwd)
+                except (OSError, ValueError):
+                    pass
+    while True:
+        try:
+            wpid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            from pyrunc.container import wait_gone
+
+            wait_gone(pid, None, timeout=1e9)
+            return 0
+        if wpid == pid:
+            return exit_status(status)
