@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 RUNC_KNOWN_DEVIATIONS: dict[str, str] = {
     "config-linux.md#devices a file already at a device path that does not match is an error":
         "runc keeps the existing regular file and neither creates the device nor errors",
+    "runtime.md#delete delete of a created (not stopped) container fails and has no effect":
+        "runc delete kills and removes a container in the created state",
     "runtime.md#lifecycle hooks run in order: prestart, createRuntime, createContainer at create;"
     " startContainer, process, poststart at start; poststop at delete":
         "runc runs poststart hooks during create instead of after the process starts",

@@ -303,3 +303,40 @@ def exit_status(ctx: Ctx) -> None:
     if "run" in res.stderr and ("unknown" in res.stderr.lower() or "usage" in res.stderr.lower()):
         raise Skip("runtime has no runc-compatible run command")
     raise Fail(f"run returned {res.rc}, want the container's exit status 7")
+
+
+@check("runtime.md#kill", "kill of a created container delivers the signal (KILL stops it)")
+def kill_created(ctx: Ctx) -> None:
+    b = ctx.bundle("/checker", "echo", "ran")
+    cid, _ = ctx.create(b)
+    pid = ctx.state(cid)["pid"]
+    res = ctx.rt.kill(cid, "KILL")
+    expect(res.ok, f"kill of a created container failed: {res.describe()}")
+    ctx.wait_stopped(cid)
+    expect(not _pid_alive(pid), f"container process {pid} still alive")
+    expect("echo=ran" not in b.stdout(), "the user program ran although start was never called")
+
+
+@check("runtime.md#delete", "delete of a created (not stopped) container fails and has no effect")
+def delete_created(ctx: Ctx) -> None:
+    b = ctx.bundle("/checker", "echo", "ran")
+    cid, _ = ctx.create(b)
+    pid = ctx.state(cid)["pid"]
+    res = ctx.rt.delete(cid)
+    expect(not res.ok, "delete of a created container succeeded")
+    st = ctx.state(cid)
+    expect_eq((st["status"], st["pid"]), ("created", pid), "state after the failed delete")
+    ctx.start(cid)
+    ctx.wait_stopped(cid)
+    expect("echo=ran" in b.stdout(), "the container no longer starts after the failed delete")
+
+
+@check("runtime.md#start", "start fails when the config has no process")
+def start_without_process(ctx: Ctx) -> None:
+    b = ctx.bundle()
+    del b.config["process"]
+    cid, res = ctx.create(b, expect_ok=False)
+    if not res.ok:
+        return  # rejected even earlier, at create: an error was generated
+    res = ctx.rt.start(cid)
+    expect(not res.ok, "start succeeded for a container without process")
