@@ -35,7 +35,9 @@ def config(rootfs: str, args: list[str]) -> dict:
             "args": args,
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
             "cwd": "/",
-            "capabilities": {k: list(CAPS) for k in ("bounding", "effective", "permitted", "ambient")},
+            # as `runc spec` minus "ambient": runc ignores ambient capabilities
+            # that are not inheritable, a stricter runtime may refuse them
+            "capabilities": {k: list(CAPS) for k in ("bounding", "effective", "permitted")},
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
             "noNewPrivileges": True,
         },

@@ -48,6 +48,7 @@ def table(rows: list[Row], runtimes: list[str], baseline: str) -> str:
     header = ["case", *runtimes, *(f"{r}/{baseline}" for r in others), "n"]
     lines: list[list[str]] = []
     notes: list[str] = []
+    failed: dict[tuple[str, str], list[str]] = {}  # the same error on several rows: one note
     for row in rows:
         if row.skipped:
             lines.append([row.label, *(["-"] * (len(header) - 2)), "0"])
@@ -61,7 +62,9 @@ def table(rows: list[Row], runtimes: list[str], baseline: str) -> str:
         cells.append(str(row.n()))
         lines.append(cells)
         for r, err in row.errors.items():
-            notes.append(f"{row.label}: {r}: {err}")
+            failed.setdefault((r, err), []).append(row.label)
+    for (r, err), labels in failed.items():
+        notes.append(f"{', '.join(labels)}: {r}: {err}")
     widths = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(header)]
 
     def render(cells: list[str]) -> str:
