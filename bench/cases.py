@@ -130,7 +130,8 @@ def case_list(ctx: Context) -> list[Row]:
             try:
                 _populate(ctx, rt, stores[rt.name], size)
             except proc.BenchError as exc:
-                level["list"].errors[rt.name] = str(exc)
+                for row in level.values():
+                    row.errors[rt.name] = str(exc)
                 live.remove(rt)
                 rt.cleanup()
 
