@@ -23,9 +23,10 @@ import sys
 import time
 from dataclasses import dataclass
 
-HEAVY = ("pydantic", "pydantic_core", "jsonschema", "cffi", "prctl", "typing_extensions",
-         "annotated_types", "referencing", "rpds", "attrs", "email", "http", "urllib",
-         "asyncio", "inspect", "dataclasses")
+# must stay off the hot path (click itself brings inspect, so that is not listed)
+HEAVY = ("pydantic", "pydantic_core", "jsonschema", "jsonschema_specifications", "cffi", "_cffi_backend",
+         "prctl", "typing_extensions", "annotated_types", "referencing", "rpds", "attrs", "email",
+         "http", "urllib", "asyncio", "subprocess", "tempfile", "shutil", "logging")
 DEFAULT_ARGS = ["-m", "pyrunc", "state", "x"]
 STARTUP_ROOTS = ("site", "encodings", "_frozen_importlib_external", "zipimport", "codecs", "io",
                  "abc", "encodings.utf_8", "_codecs", "_signal", "_abc", "_io", "marshal",
