@@ -109,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(workdir, bundles, [], sizes, args.workers, args.docker_image, _log)
         _log(f"bench: {machine.one_line(info)}")
         for rt in runtimes:
+            resolved = shutil.which(rt.command[0]) or ""
+            if "/shims/" in resolved:
+                notes.append(f"{rt.name}: {resolved} is a version-manager shim (a bash script that "
+                             f"starts pyenv/asdf first); give the real path to measure the runtime alone")
+                _log(f"bench: warning: {notes[-1]}")
             why = _preflight(rt, ctx)
             if why:
                 notes.append(f"{rt.name} unusable here: {why}")
