@@ -184,6 +184,11 @@ class Sandbox:
                                  f"\nruntime argv log tail:\n" + "\n".join(self.argv_lines()[-5:]))
         return r
 
+    def stop(self, proc: subprocess.Popen) -> None:
+        stop_pid(proc, grace=30)
+        if proc in self.daemons:
+            self.daemons.remove(proc)
+
     def ns_pids(self) -> list[int]:
         out = []
         for d in os.listdir("/proc"):
@@ -288,8 +293,7 @@ class Docker:
 
     def stop(self) -> None:
         if self.proc is not None:
-            stop_pid(self.proc, grace=30)
-            self.sb.daemons.remove(self.proc)
+            self.sb.stop(self.proc)
             self.proc = None
 
     def docker(self, *args: str, input: str | bytes | None = None, timeout: float = 60,

@@ -1,0 +1,248 @@
+"""docker CLI -> dockerd -> containerd -> containerd-shim-runc-v2 -> pyrunc,
+with pyrunc registered through `--add-runtime`.  Tests marked with a
+`runtime` parameter run the same steps with runc in the same daemon, so a
+failure of the environment shows up on both."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from tests.clients.conftest import require
+from tests.clients.harness import Docker, Sandbox, start_containerd, wait_for
+from tests.clients.image import rootfs_tar
+
+IMAGE = "pbusybox:latest"
+BOTH = pytest.mark.parametrize("runtime", ["runc", "pyrunc"])
+
+
+@pytest.fixture(scope="module")
+def dk():
+    require("dockerd", "containerd", "docker", "runc")
+    sb = Sandbox("docker")
+    try:
+        _p, sock = start_containerd(sb)
+        d = Docker(sb, sock)
+        d.start({}, ["--add-runtime", f"pyrunc={sb.wrapper}"])
+        (sb.dir / "rootfs.tar").write_bytes(rootfs_tar())
+        d.docker("import", "-c", 'CMD ["sh"]', str(sb.dir / "rootfs.tar"), IMAGE, check=True)
+        yield d
+    finally:
+        left = sb.close()
+        assert left == [], f"left behind: {left}"
+
+
+def name() -> str:
+    return "c" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def ctr(dk):
+    """A detached pyrunc container running `sleep`; removed afterwards."""
+    n = name()
+    dk.docker("run", "-d", "--runtime", "pyrunc", "--name", n, IMAGE, "sleep", "1000", check=True)
+    try:
+        yield n
+    finally:
+        dk.docker("rm", "-f", n)
+
+
+def inspect(dk: Docker, n: str, fmt: str) -> str:
+    return dk.docker("inspect", "-f", fmt, n, check=True).stdout.strip()
+
+
+@BOTH
+def test_run_rm_output_and_exit_codes(dk, runtime):
+    r = dk.docker("run", "--rm", "--runtime", runtime, IMAGE, "sh", "-c", "echo out; echo err >&2; exit 7")
+    assert r.returncode == 7
+    assert r.stdout == "out\n"
+    assert "err\n" in r.stderr
+    r = dk.docker("run", "--rm", "--runtime", runtime, IMAGE, "true")
+    assert (r.returncode, r.stdout) == (0, "")
+
+
+@BOTH
+def test_missing_command_is_127_with_a_useful_message(dk, runtime):
+    r = dk.docker("run", "--rm", "--runtime", runtime, IMAGE, "/no/such/binary")
+    assert r.returncode == 127, r.stderr
+    assert "/no/such/binary" in r.stderr
+    assert "no such file or directory" in r.stderr.lower()
+
+
+def test_runtime_really_was_pyrunc(dk):
+    n = name()
+    dk.docker("run", "--rm", "--runtime", "pyrunc", "--name", n, IMAGE, "true", check=True)
+    full = [line for line in dk.sb.argv_lines() if " create " in f" {line} "]
+    assert any("--log-format json create --bundle" in line for line in full)
+    assert "pyrunc" in dk.docker("info", "--format", "{{json .Runtimes}}", check=True).stdout
+
+
+def test_exec_plain_and_exit_code(dk, ctr):
+    r = dk.docker("exec", ctr, "sh", "-c", "echo hi; echo $HOSTNAME")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "hi"
+    assert dk.docker("exec", ctr, "sh", "-c", "exit 5").returncode == 5
+    # exec joins the container: same pid namespace, pid 1 is sleep
+    assert dk.docker("exec", ctr, "cat", "/proc/1/cmdline").stdout.startswith("sleep")
+
+
+def test_exec_tty(dk, ctr):
+    r = dk.docker("exec", "-t", ctr, "sh", "-c", "tty; readlink /proc/self/fd/1; echo ok")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split()
+    assert lines[0].startswith("/dev/pts/") and lines[1] == lines[0]
+    assert lines[2] == "ok"
+
+
+def test_exec_stdin(dk, ctr):
+    r = dk.docker("exec", "-i", ctr, "sh", "-c", "read x; echo got:$x", input="hello\n")
+    assert r.stdout == "got:hello\n", r.stderr
+
+
+def test_top(dk, ctr):
+    r = dk.docker("top", ctr)
+    assert r.returncode == 0, r.stderr
+    assert "sleep 1000" in r.stdout
+
+
+def test_stats_no_stream(dk, ctr):
+    r = dk.docker("stats", "--no-stream", "--format", "{{.PIDs}} {{.MemUsage}}", ctr)
+    assert r.returncode == 0, r.stderr
+    pids, mem = r.stdout.split(" ", 1)
+    assert int(pids) >= 1
+    assert not mem.startswith("0B")
+
+
+def test_pause_unpause(dk, ctr):
+    dk.docker("pause", ctr, check=True)
+    try:
+        assert inspect(dk, ctr, "{{.State.Status}}") == "paused"
+        r = dk.docker("exec", ctr, "true")
+        assert r.returncode != 0
+        assert "paused" in r.stderr
+    finally:
+        dk.docker("unpause", ctr, check=True)
+    assert inspect(dk, ctr, "{{.State.Status}}") == "running"
+    assert dk.docker("exec", ctr, "echo", "back").stdout == "back\n"
+
+
+@BOTH
+def test_stop_within_grace(dk, runtime):
+    n = name()
+    dk.docker("run", "-d", "--runtime", runtime, "--name", n, IMAGE, "sh", "-c",
+              "trap 'echo bye; exit 0' TERM; echo ready; while :; do sleep 1; done", check=True)
+    try:
+        wait_for(lambda: "ready" in dk.docker("logs", n).stdout, what="container ready")
+        dk.docker("stop", "-t", "30", n, check=True)
+        # 0: the TERM trap ran; 137 would mean it was killed at the end of the grace period
+        assert inspect(dk, n, "{{.State.ExitCode}}") == "0"
+        assert "bye" in dk.docker("logs", n).stdout
+    finally:
+        dk.docker("rm", "-f", n)
+
+
+def test_stop_kills_after_grace(dk):
+    n = name()
+    dk.docker("run", "-d", "--runtime", "pyrunc", "--name", n, IMAGE, "sh", "-c",
+              "trap '' TERM; echo ready; while :; do sleep 1; done", check=True)
+    try:
+        wait_for(lambda: "ready" in dk.docker("logs", n).stdout, what="container ready")
+        dk.docker("stop", "-t", "1", n, check=True)
+        assert inspect(dk, n, "{{.State.ExitCode}}") == "137"
+    finally:
+        dk.docker("rm", "-f", n)
+
+
+def test_restart(dk, ctr):
+    before = inspect(dk, ctr, "{{.State.StartedAt}} {{.State.Pid}}")
+    dk.docker("restart", "-t", "1", ctr, check=True)
+    after = inspect(dk, ctr, "{{.State.StartedAt}} {{.State.Pid}}")
+    assert after != before
+    assert inspect(dk, ctr, "{{.State.Status}}") == "running"
+    assert dk.docker("exec", ctr, "echo", "alive").stdout == "alive\n"
+
+
+def test_rm_removes_runtime_state(dk):
+    n = name()
+    dk.docker("run", "-d", "--runtime", "pyrunc", "--name", n, IMAGE, "sleep", "1000", check=True)
+    cid = inspect(dk, n, "{{.Id}}")
+    dk.docker("rm", "-f", n, check=True)
+    assert dk.docker("inspect", n).returncode != 0
+    roots = {line.split()[1] for line in dk.sb.argv_lines() if line.startswith("--root ") and cid in line}
+    assert roots
+    for root in roots:
+        r = dk.sb.run([str(dk.sb.wrapper), "--root", root, "state", cid])
+        assert r.returncode != 0 and "not exist" in (r.stderr + r.stdout).lower() or "not found" in r.stderr.lower()
+
+
+@BOTH
+def test_resources_enforced(dk, runtime):
+    r = dk.docker("run", "--rm", "--runtime", runtime, "--memory", "64m", "--pids-limit", "20", "--cpus", "0.5",
+                  IMAGE, "sh", "-c",
+                  "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+                  "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(64 << 20), "20", "50000", "100000"]
+
+
+@BOTH
+def test_pids_limit_stops_fork_bomb(dk, runtime):
+    r = dk.docker("run", "--rm", "--runtime", runtime, "--pids-limit", "10", IMAGE, "sh", "-c",
+                  "n=0; for i in $(seq 30); do sleep 60 & n=$((n+1)); done; echo started")
+    assert "can't fork" in r.stderr or "Resource temporarily unavailable" in r.stderr, r.stderr
+
+
+@BOTH
+def test_memory_hog_is_oom_killed(dk, runtime):
+    n = name()
+    r = dk.docker("run", "--runtime", runtime, "--name", n, "--memory", "32m", "--memory-swap", "32m",
+                  IMAGE, "sh", "-c", "head -c 300m /dev/zero | tail", timeout=120)
+    try:
+        assert r.returncode == 137, r.stderr
+        assert inspect(dk, n, "{{.State.OOMKilled}}") == "true"
+    finally:
+        dk.docker("rm", "-f", n)
+
+
+def test_read_only_no_caps_no_new_privs(dk):
+    r = dk.docker("run", "--rm", "--runtime", "pyrunc", "--read-only", "--cap-drop", "ALL",
+                  "--security-opt", "no-new-privileges", IMAGE, "sh", "-c",
+                  "touch /x 2>&1; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "Read-only file system" in out
+    assert "CapEff:\t0000000000000000" in out
+    assert "CapBnd:\t0000000000000000" in out
+    assert "NoNewPrivs:\t1" in out
+
+
+@BOTH
+def test_tty_without_terminal(dk, runtime):
+    """-t with the CLI's stdin not a terminal: the container still gets a pty."""
+    r = dk.docker("run", "--rm", "--runtime", runtime, "-t", IMAGE, "sh", "-c",
+                  "tty; readlink /proc/self/fd/0 /proc/self/fd/2; exit 3")
+    assert r.returncode == 3, r.stderr
+    assert r.stdout.split() == ["/dev/pts/0"] * 3
+
+
+def test_user_env_workdir_hostname(dk):
+    r = dk.docker("run", "--rm", "--runtime", "pyrunc", "--user", "1000:1000", "-e", "FOO=bar baz", "-w", "/tmp/wd",
+                  "--hostname", "myhost", IMAGE, "sh", "-c", 'id -u; id -g; echo "$FOO"; pwd; hostname')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["1000", "1000", "bar baz", "/tmp/wd", "myhost"]
+
+
+@BOTH
+def test_piped_stdin(dk, runtime):
+    r = dk.docker("run", "--rm", "-i", "--runtime", runtime, IMAGE, "sh", "-c", "tr a-z A-Z; echo done",
+                  input="hello\nworld\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "HELLO\nWORLD\ndone\n"
+
+
+def test_no_state_left_after_rm(dk):
+    r = dk.docker("ps", "-aq", "--filter", "status=running")
+    assert r.returncode == 0
+    log = "\n".join(dk.sb.argv_lines())
+    assert "delete" in log
