@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     suite = Suite(rt, workdir, checker, find_static_busybox(), keep=args.keep,
                   oci_version=args.oci_version)
     old_term = signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     tap: TapWriter | None = None
     interrupted = False
     try:

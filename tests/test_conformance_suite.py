@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 RUNC_KNOWN_DEVIATIONS: dict[str, str] = {
     "config-linux.md#devices a file already at a device path that does not match is an error":
         "runc keeps the existing regular file and neither creates the device nor errors",
+    "config-linux.md#rootfs-mount-propagation rootfsPropagation shared: the root mount is in a peer group":
+        "runc leaves the container's root mount without a peer group when the host / is private",
     "runtime.md#delete delete of a created (not stopped) container fails and has no effect":
         "runc delete kills and removes a container in the created state",
     "runtime.md#lifecycle hooks run in order: prestart, createRuntime, createContainer at create;"

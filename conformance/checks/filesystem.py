@@ -16,6 +16,36 @@ def root_path(ctx: Ctx) -> None:
     expect_eq(out.need("read./conformance-rootfs"), "OK 7", "reading the rootfs marker file")
 
 
+@check("config.md#root", "an absolute root.path is used as is")
+def root_absolute(ctx: Ctx) -> None:
+    b = ctx.bundle()
+    b.config["root"]["path"] = str(b.rootfs.resolve())
+    out = ctx.probe(b, ["read", "/conformance-rootfs"])
+    expect_eq(out.need("read./conformance-rootfs"), "OK 7", "reading the rootfs marker file")
+
+
+def _propagation(m: dict) -> set[str]:
+    return {f.split(":")[0] for f in m["optional"]}
+
+
+@check("config-linux.md#rootfs-mount-propagation", "rootfsPropagation private: the root mount has no peers")
+def rootfs_private(ctx: Ctx) -> None:
+    b = ctx.bundle()
+    b.linux["rootfsPropagation"] = "private"
+    out = ctx.probe(b, MI)
+    got = _propagation(mount_at(out, "/"))
+    expect(not got & {"shared", "master"}, f"root mount propagation tags {sorted(got)}, want none")
+
+
+@check("config-linux.md#rootfs-mount-propagation", "rootfsPropagation shared: the root mount is in a peer group")
+def rootfs_shared(ctx: Ctx) -> None:
+    b = ctx.bundle()
+    b.linux["rootfsPropagation"] = "shared"
+    out = ctx.probe(b, MI)
+    got = _propagation(mount_at(out, "/"))
+    expect("shared" in got, f"root mount propagation tags {sorted(got)}, want shared:N")
+
+
 @check("config.md#root", "root.readonly true makes the root filesystem read-only")
 def root_readonly(ctx: Ctx) -> None:
     b = ctx.bundle()
