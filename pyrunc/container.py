@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import errno
 import os
-import select
 import signal
 import time
 from typing import Any
 
 from pyrunc import proc
 from pyrunc.errors import ContainerNotFound, NotRunning, PyruncError, StateError
-from pyrunc.store import FIFO_FILE, Store
+from pyrunc.store import FIFO_FILE, REPLY_FILE, Store
 
 CREATING, CREATED, RUNNING, STOPPED, PAUSED = "creating", "created", "running", "stopped", "paused"
 
@@ -116,67 +115,86 @@ class Container:
 
     # ---------------------------------------------------------------- start
 
-    def start(self) -> None:
+    def start(self, notify_wait: bool = True) -> None:
+        """Let the init exec the process.  With NOTIFY_SOCKET set (and the
+        socket set up at create) relay the container's READY=1: waiting for
+        it, or, with notify_wait=False (foreground run), in a thread."""
+        relay = None
         with self.store.lock(self.id):
             st = self.status()
             if st != CREATED:
                 if st == STOPPED:
                     raise StateError(self.id, "cannot start a container that has stopped")
                 raise StateError(self.id, f"cannot start an already {st} container")
-            self._open_gate()
+            host = os.environ.get("NOTIFY_SOCKET")
+            if host and os.path.isdir(self.store.path(self.id, "notify")):
+                from pyrunc.notify_socket import Relay
+
+                relay = Relay.bind(self.store.path(self.id))
+            try:
+                self._open_gate()
+            except BaseException:
+                if relay is not None:
+                    relay.close()
+                raise
         hooks = (self.state.get("hooks") or {}).get("poststart")
         if hooks:
             from pyrunc.hooks import run_hooks
 
-            run_hooks("poststart", hooks, self.state_json(RUNNING))
+            try:
+                run_hooks("poststart", hooks, self.state_json(RUNNING))
+            except BaseException:
+                # runtime-spec 1.3.0 (and runc): a failing poststart hook is
+                # an error and the container is stopped.
+                if relay is not None:
+                    relay.close()
+                self._kill_everything(self.cgroup())
+                raise
+        if relay is not None and host:
+            if notify_wait:
+                relay.wait_ready(host, self.pid, self.init_alive)
+            else:
+                import threading
+
+                threading.Thread(target=relay.wait_ready, args=(host, os.getpid(), self.init_alive),
+                                 daemon=True).start()
 
     def _open_gate(self) -> None:
-        """Open the exec fifo for reading: the init, blocked opening it for
-        writing, writes one byte and goes on to execve."""
+        """Write one byte into exec.fifo: the init, blocked reading it, runs
+        its startContainer hooks and answers on exec.reply with "0", or "E"
+        and an error report.  No reader on exec.fifo: the init is gone."""
         fifo = self.store.path(self.id, FIFO_FILE)
-        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        reply_path = self.store.path(self.id, REPLY_FILE)
         try:
-            # The init answers "0" once its startContainer hooks ran, or "E"
-            # and an error report: allow for the hooks' timeouts.
+            reply = os.open(reply_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            gate = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            if e.errno in (errno.ENXIO, errno.ENOENT):
+                raise StateError(self.id, "container init exited before start") from None
+            raise
+        try:
+            os.write(gate, b"0")
+            os.close(gate)
+            # allow for the startContainer hooks' timeouts
             wait = 30.0
             for h in (self.state.get("hooks") or {}).get("startContainer") or []:
                 wait = wait + h["timeout"] if h.get("timeout") else float("inf")
-            deadline = time.monotonic() + wait
-            data = b""
-            while True:
-                r, _, _ = select.select([fd], [], [], 0.05)
-                if r:
-                    data = os.read(fd, 1)
-                    if data:
-                        break
-                if not self.init_alive():
-                    # it may have written and exited between the two checks
-                    data = os.read(fd, 1)
-                    if data:
-                        break
-                    raise StateError(self.id, "container init exited before start")
-                if time.monotonic() > deadline:
-                    raise StateError(self.id, "container init did not take the start signal")
-            if data == b"E":
-                report = b""
-                end = time.monotonic() + 5
-                while time.monotonic() < end:
-                    select.select([fd], [], [], 0.1)
-                    try:
-                        chunk = os.read(fd, 4096)
-                    except BlockingIOError:
-                        continue
-                    if not chunk:
-                        break
-                    report += chunk
-                os.unlink(fifo)
-                from pyrunc.errors import InitError
-
-                _, step, err, detail = (report.decode(errors="replace").split("\t", 3) + ["", "", ""])[:4]
-                raise InitError(step, int(err or 0) if err.isdigit() else 0, detail)
+            data = _read_reply(reply, time.monotonic() + wait)
         finally:
-            os.close(fd)
-        os.unlink(fifo)
+            os.close(reply)
+            for p in (fifo, reply_path):
+                try:
+                    os.unlink(p)
+                except FileNotFoundError:
+                    pass
+        if data[:1] == b"0":
+            return
+        if data[:1] == b"E":
+            from pyrunc.errors import InitError
+
+            _, step, err, detail = (data[1:].decode(errors="replace").split("\t", 3) + ["", "", ""])[:4]
+            raise InitError(step, int(err) if err.isdigit() else 0, detail)
+        raise StateError(self.id, "container init exited during start")
 
     # ---------------------------------------------------------------- kill
 
@@ -252,6 +270,27 @@ class Container:
             deadline = time.monotonic() + 10
             while cg.exists() and cg.pids() and time.monotonic() < deadline:
                 time.sleep(0.005)
+
+
+def _read_reply(fd: int, deadline: float) -> bytes:
+    """Read exec.reply until the init closes it (exec or exit) or the deadline."""
+    import select
+
+    data = b""
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if not r:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            break
+        data += chunk
+        if data[:1] == b"0":
+            break
+    return data
 
 
 def wait_gone(pid: int, start: int | None, timeout: float = 10.0) -> None:

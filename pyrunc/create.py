@@ -15,7 +15,7 @@ from typing import Any
 from pyrunc import log
 from pyrunc.container import CREATED, Container, wait_gone
 from pyrunc.errors import PyruncError
-from pyrunc.store import CONFIG_FILE, FIFO_FILE, Store, validate_id, write_atomic
+from pyrunc.store import CONFIG_FILE, FIFO_FILE, REPLY_FILE, Store, validate_id, write_atomic
 
 
 @dataclass
@@ -62,9 +62,22 @@ def cgroup_mounts(mgr, layout) -> list:
             continue
         data = ",".join(c if not c.startswith("name=") else f"none,{c}" for c in ctrls)
         out.append(CgroupMount(posixpath.basename(mp), "cgroup", data, host))
-    if layout.unified and getattr(mgr, "unified", None):
-        out.append(CgroupMount(posixpath.basename(layout.unified), "cgroup2", "", mgr.unified))
+    # On a hybrid host the unified hierarchy is not shown, as runc does.
     return out
+
+
+def _host_root_ids(linux: dict) -> tuple[int, int]:
+    """Host uid and gid of the container's root (0, 0 without a new user namespace)."""
+    if not any(ns.get("type") == "user" and not ns.get("path") for ns in linux.get("namespaces") or []):
+        return 0, 0
+
+    def host(maps: list[dict] | None) -> int:
+        for m in maps or []:
+            if m["containerID"] <= 0 < m["containerID"] + m["size"]:
+                return m["hostID"] - m["containerID"]
+        return 0
+
+    return host(linux.get("uidMappings")), host(linux.get("gidMappings"))
 
 
 def _connect_console(path: str) -> int:
@@ -143,7 +156,24 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     fifo = None
     if opts.gate:
         fifo = store.path(cid, FIFO_FILE)
-        os.mkfifo(fifo, 0o622)
+        os.mkfifo(fifo, 0o600)
+        os.mkfifo(store.path(cid, REPLY_FILE), 0o600)
+        # the init opens them as the container's root: in a user namespace
+        # that is the host id mapped to 0 (as runc chowns its exec fifo)
+        uid, gid = _host_root_ids(linux)
+        if (uid, gid) != (0, 0):
+            for f in (fifo, store.path(cid, REPLY_FILE)):
+                os.chown(f, uid, gid)
+    if os.environ.get("NOTIFY_SOCKET"):
+        from pyrunc.notify_socket import setup_spec
+
+        setup_spec(config, store.path(cid))
+    from pyrunc.listen_fds import add_listen_env, listen_fds
+
+    nlisten = listen_fds()  # socket activation fds come first, then --preserve-fds
+    if nlisten:
+        process["env"] = add_listen_env(list(process.get("env") or []), nlisten)
+    preserve = nlisten + opts.preserve_fds
     console_fd = opts.console_fd
     if opts.console_socket is not None:
         console_fd = _connect_console(opts.console_socket)
@@ -156,7 +186,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         cgroup_procs=mgr.procs_files(),
         cgroup_mounts=cgroup_mounts(mgr, detect()),
         console_fd=console_fd,
-        preserve_fds=opts.preserve_fds,
+        preserve_fds=preserve,
         no_pivot=opts.no_pivot,
         no_new_keyring=opts.no_new_keyring,
         rootless=opts.rootless,
@@ -205,7 +235,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
 
     from pyrunc.initproc import InitHandlers, run_init
 
-    pass_fds = tuple(range(3, 3 + opts.preserve_fds)) + opts.extra_pass_fds
+    pass_fds = tuple(range(3, 3 + preserve)) + opts.extra_pass_fds
     if console_fd is not None:
         pass_fds += (console_fd,)
     try:

@@ -17,6 +17,7 @@ DEFAULT_ROOT = "/run/pyrunc"
 STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"
 FIFO_FILE = "exec.fifo"
+REPLY_FILE = "exec.reply"
 _ID = re.compile(r"^[\w+\-.]+$")
 MAX_ID_LEN = 255
 

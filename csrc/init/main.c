@@ -23,7 +23,7 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
-static int fifo_fd = -1;
+static int fifo_fd = -1, reply_fd = -1;
 static char *hook_state;       /* state JSON received from pyrunc with "go" */
 static size_t hook_state_len;
 
@@ -120,29 +120,35 @@ static void hooks_sync(void)
 	hook_state_len = n > 3 ? (size_t)n - 3 : 0;
 }
 
-static void fifo_open(const char *path)
+/* The start gate: two fifos in the state dir, opened read-write (which
+ * never blocks) while their host paths are still reachable.  The init blocks
+ * reading exec.fifo until `start` writes a byte, runs the startContainer
+ * hooks, then answers on exec.reply: "0", or "E" and the error report
+ * (fail()).  No /proc and no open() are needed after pivot_root or after
+ * the identity switch, so non-root users and strict seccomp profiles pass. */
+static void fifo_open(const char *gate, const char *reply)
 {
 	cur_step = "exec fifo";
-	fifo_fd = open(path, O_PATH | O_CLOEXEC);
+	fifo_fd = open(gate, O_RDWR | O_CLOEXEC);
 	if (fifo_fd < 0)
-		fail(errno, "opening %s", path);
+		fail(errno, "opening %s", gate);
+	reply_fd = open(reply, O_RDWR | O_CLOEXEC);
+	if (reply_fd < 0)
+		fail(errno, "opening %s", reply);
 }
 
-/* The start gate: block opening the exec fifo for writing until `start`
- * opens it for reading.  Reopened through the host /proc fd kept from
- * before pivot_root, since the container may have no /proc.  `start` then
- * waits for one byte: "0" once the startContainer hooks passed
- * (fifo_release), or "E" and the error report (fail()). */
 static void fifo_wait(void)
 {
-	char path[64];
-	cur_step = "exec fifo";
-	snprintf(path, sizeof(path), "self/fd/%d", fifo_fd);
-	gate_fd = openat(hostproc, path, O_WRONLY | O_CLOEXEC);
-	if (gate_fd < 0)
+	char c;
+	ssize_t n;
+	do
+		n = read(fifo_fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
 		_exit(1);
 	close(fifo_fd);
 	fifo_fd = -1;
+	gate_fd = reply_fd; /* from now on fail() reports to `start` */
 }
 
 static void fifo_release(void)
@@ -152,7 +158,7 @@ static void fifo_release(void)
 	if (write(gate_fd, "0", 1) != 1)
 		_exit(1);
 	close(gate_fd);
-	gate_fd = -1;
+	gate_fd = reply_fd = -1;
 }
 
 static void run_child(struct plan *p, int start)
@@ -282,7 +288,7 @@ static void run_child(struct plan *p, int start)
 			sync_fd = -1;
 			break;
 		case OP_FIFO_OPEN:
-			fifo_open(a[0]);
+			fifo_open(a[0], a[1]);
 			break;
 		case OP_FIFO_WAIT:
 			fifo_wait();

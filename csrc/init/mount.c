@@ -78,52 +78,103 @@ static int in_root(int dir, const char *path, int flags)
 	return syscall(SYS_openat2, dir, path, &how, sizeof(how));
 }
 
-/* Resolve `dest` in the rootfs, creating missing directories (and, when
- * `mkfile`, an empty final file).  Returns an O_PATH fd. */
+/* Resolve `dest` in the rootfs as if it were "/", creating what is missing
+ * (directories, and an empty final file when `mkfile`).  Walked one
+ * component at a time with O_NOFOLLOW: ".." stops at the root and symlinks
+ * are read and followed inside it (an image's /var/run -> /run, or a link
+ * planted to point at a host directory), at most 40 of them.  Returns an
+ * O_PATH fd of the final component. */
 static int open_or_create(const char *dest, int mkfile)
 {
-	char buf[PATH_MAX];
-	int fd = in_root(rootfd, dest, O_PATH);
-	if (fd >= 0 || errno != ENOENT)
-		return fd;
-	snprintf(buf, sizeof(buf), "%s", dest);
-	size_t len = strlen(buf);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != 0)
+	char rest[2 * PATH_MAX], next[2 * PATH_MAX], comp[NAME_MAX + 1];
+	int stack[256], sp = 0, links = 0;
+	stack[0] = dup(rootfd);
+	snprintf(rest, sizeof(rest), "%s", dest);
+	char *p = rest;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		size_t n = strcspn(p, "/");
+		if (n > NAME_MAX) {
+			errno = ENAMETOOLONG;
+			goto err;
+		}
+		memcpy(comp, p, n);
+		comp[n] = 0;
+		p += n;
+		while (*p == '/')
+			p++;
+		int last = !*p;
+		if (!strcmp(comp, "."))
 			continue;
-		char saved = buf[i];
-		buf[i] = 0;
-		fd = in_root(rootfd, buf, O_PATH);
+		if (!strcmp(comp, "..")) {
+			if (sp > 0)
+				close(stack[sp--]);
+			continue;
+		}
+		int fd = openat(stack[sp], comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT) {
-			char *slash = strrchr(buf, '/');
-			*slash = 0;
-			int parent = in_root(rootfd, buf, O_PATH | O_DIRECTORY);
-			*slash = '/';
-			if (parent < 0)
-				return -1;
-			int last = (saved == 0);
+			int r;
 			if (last && mkfile) {
-				int f = openat(parent, slash + 1, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-				if (f < 0 && errno != EEXIST) {
-					close(parent);
-					return -1;
-				}
-				if (f >= 0)
-					close(f);
-			} else if (mkdirat(parent, slash + 1, 0755) < 0 && errno != EEXIST) {
-				close(parent);
-				return -1;
+				r = openat(stack[sp], comp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (r >= 0)
+					close(r);
+			} else {
+				r = mkdirat(stack[sp], comp, 0755);
 			}
-			close(parent);
-			fd = in_root(rootfd, buf, O_PATH);
+			if (r < 0 && errno != EEXIST)
+				goto err;
+			fd = openat(stack[sp], comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		}
 		if (fd < 0)
-			return -1;
-		buf[i] = saved;
-		if (saved)
+			goto err;
+		struct stat st;
+		if (fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {
 			close(fd);
+			goto err;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t tl = readlinkat(fd, "", target, sizeof(target) - 1);
+			close(fd);
+			if (tl < 0)
+				goto err;
+			if (++links > 40) {
+				errno = ELOOP;
+				goto err;
+			}
+			target[tl] = 0;
+			if (target[0] == '/')
+				while (sp > 0)
+					close(stack[sp--]);
+			snprintf(next, sizeof(next), "%s/%s", target, p);
+			snprintf(rest, sizeof(rest), "%s", next);
+			p = rest;
+			continue;
+		}
+		if (!last && !S_ISDIR(st.st_mode)) {
+			close(fd);
+			errno = ENOTDIR;
+			goto err;
+		}
+		if (sp == 255) {
+			close(fd);
+			errno = ELOOP;
+			goto err;
+		}
+		stack[++sp] = fd;
 	}
-	return fd;
+	for (int i = 0; i < sp; i++)
+		close(stack[i]);
+	return stack[sp];
+err:;
+	int saved = errno;
+	for (int i = 0; i <= sp; i++)
+		close(stack[i]);
+	errno = saved;
+	return -1;
 }
 
 static void fdpath(char *out, size_t n, int fd)
@@ -175,14 +226,6 @@ void op_mount(struct rec *r)
 
 	snprintf(step, sizeof(step), "mount %s", dest);
 	cur_step = step;
-	if (!strcmp(kind, "fs-ro")) {
-		/* make an already made mount read-only (the tmpfs of a cgroup mount) */
-		int m = in_root(rootfd, dest, O_PATH);
-		if (m < 0 || mount_setattr_fd(m, 0, MOUNT_ATTR_RDONLY, 0, 0) < 0)
-			fail(errno, "making read-only");
-		close(m);
-		return;
-	}
 	int fd = open_or_create(dest, mkfile);
 	if (fd < 0)
 		fail(errno, "resolving the destination inside the rootfs");
@@ -319,6 +362,8 @@ void op_pivot(int no_pivot)
 	if (chdir("/") < 0)
 		fail(errno, "chdir /");
 	close(rootfd);
+	close(hostproc); /* procfs writes are done; nothing of the host stays open */
+	hostproc = -1;
 	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		fail(errno, "opening the new root");

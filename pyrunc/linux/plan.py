@@ -99,7 +99,7 @@ def clean_destination(dest: str, field_: str) -> str:
                 raise ConfigError(field_, f"{dest!r} escapes the container's root filesystem")
         elif part not in ("", "."):
             depth += 1
-    return posixpath.normpath("/" + dest)
+    return "/" + posixpath.normpath("/" + dest).lstrip("/")
 
 
 def _id_map(maps: list[dict] | None) -> str:
@@ -201,8 +201,6 @@ def _cgroup_mount(plan: Plan, ctx: PlanContext, dest: str, opts, has_cgroupns: b
         else:
             plan.add(o.OP_MOUNT, cm.host_path, target, "", 0, "", "rbind", "dir", "", ro,
                      f"{opts.attr_clr:x}", "0", "0")
-    if not pure_v2 and opts.flags & 1:  # "ro": the tmpfs too, once filled
-        plan.add(o.OP_MOUNT, "", dest, "", 0, "", "fs-ro", "dir", "", "0", "0", "0", "0")
 
 
 def _devices(plan: Plan, ctx: PlanContext, linux: dict, userns: bool) -> None:
@@ -331,7 +329,7 @@ def build_plan(ctx: PlanContext) -> Plan:
     for h in hooks.get("createContainer") or []:
         plan.add(*_hook_args("createContainer", h))
     if ctx.fifo_path:
-        plan.add(o.OP_FIFO_OPEN, ctx.fifo_path)
+        plan.add(o.OP_FIFO_OPEN, ctx.fifo_path, ctx.fifo_path[: -len('.fifo')] + '.reply')
 
     # --- the new root
     plan.add(o.OP_PIVOT, int(ctx.no_pivot))
