@@ -53,7 +53,6 @@ enum pyr_op {
 	OP_CPU_AFFINITY = 47,   /* hex mask bytes (little-endian cpu_set) */
 	OP_MEMPOLICY = 48,      /* mode, flags, nodemask hex */
 	OP_KEYRING = 49,        /* name */
-	OP_SETPGRP_FG = 50,     /* reserved */
 	OP_FIFO_RELEASE = 51,   /* tell `start` the startContainer hooks passed */
 	OP_MAX
 };

@@ -1,0 +1,150 @@
+"""The init plan, built without root: order of operations, flags, paths."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pyrunc.errors import ConfigError
+from pyrunc.linux import ops as o
+from pyrunc.linux.mounts import MOUNT_ATTR_NOEXEC, MOUNT_ATTR_RDONLY, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY, parse_options
+from pyrunc.linux.plan import PlanContext, build_plan, clean_destination
+from pyrunc.spec.default import default_spec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def ctx(config=None, **kw) -> PlanContext:
+    c = config or default_spec()
+    c["process"]["terminal"] = False
+    return PlanContext(config=c, bundle="/b", container_id="c1", fifo_path="/run/x/c1/exec.fifo",
+                       probe=lambda p: "dir", host_has_kcore=False, **kw)
+
+
+def codes(plan) -> list[str]:
+    return [o.NAMES[op[0]] for op in plan.ops]
+
+
+def test_ops_header_matches_python():
+    header = (REPO / "csrc" / "init" / "ops.h").read_text()
+    found = dict((n, int(v)) for n, v in re.findall(r"\b(OP_[A-Z_]+) = (\d+)", header))
+    for name, value in found.items():
+        assert getattr(o, name) == value, name
+    assert {n for n in o.NAMES.values()} == set(found)
+
+
+def test_order_of_operations():
+    c = default_spec()
+    c["process"]["noNewPrivileges"] = True
+    seq = codes(build_plan(ctx(c)))
+    # the launcher: cgroup then clone
+    assert seq.index("OP_CLONE") < seq.index("OP_SETSID")
+    order = ["OP_CLONE", "OP_SETSID", "OP_ROOT_PROPAGATION", "OP_ROOTFS", "OP_MOUNT", "OP_MKNOD", "OP_SYMLINK",
+             "OP_HOOKS_SYNC", "OP_FIFO_OPEN", "OP_PIVOT", "OP_HOSTNAME", "OP_READONLY_PATH", "OP_MASK_PATH",
+             "OP_ROOT_READONLY", "OP_KEEPCAPS", "OP_CAPBSET", "OP_SETGROUPS", "OP_SETGID", "OP_SETUID",
+             "OP_CAPS", "OP_NO_NEW_PRIVS", "OP_UMASK", "OP_CWD", "OP_FIND_EXEC", "OP_READY", "OP_FIFO_WAIT",
+             "OP_CLOSE_FDS", "OP_EXEC"]
+    pos = [seq.index(x) for x in order]
+    assert pos == sorted(pos), list(zip(order, pos))
+    assert seq[-1] == "OP_EXEC"
+
+
+def test_cgroup_join_comes_before_clone():
+    plan = build_plan(ctx(cgroup_procs=["/sys/fs/cgroup/x/cgroup.procs"]))
+    seq = codes(plan)
+    assert seq.index("OP_CGROUP_JOIN") < seq.index("OP_CLONE")
+
+
+def test_clone_flags_and_joined_namespaces_user_first():
+    c = default_spec()
+    c["linux"]["namespaces"] = [{"type": "mount"}, {"type": "network", "path": "/proc/1/ns/net"},
+                               {"type": "user", "path": "/proc/1/ns/user"}, {"type": "pid"}]
+    plan = build_plan(ctx(c))
+    setns = [op for op in plan.ops if op[0] == o.OP_SETNS]
+    assert [s[1] for s in setns] == ["/proc/1/ns/user", "/proc/1/ns/net"]
+    clone = next(op for op in plan.ops if op[0] == o.OP_CLONE)
+    assert clone[1] == 0x00020000 | 0x20000000  # NEWNS | NEWPID
+
+
+def test_user_namespace_maps():
+    c = default_spec()
+    c["linux"]["namespaces"].append({"type": "user"})
+    c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 10}, {"containerID": 10, "hostID": 5000, "size": 1}]
+    c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 10}]
+    clone = next(op for op in build_plan(ctx(c)).ops if op[0] == o.OP_CLONE)
+    assert clone[2] == "0 1000 10\n10 5000 1\n" and clone[3] == "0 1000 10\n"
+    # devices are bound from the host inside a user namespace
+    assert all(op[8] == 1 for op in build_plan(ctx(c)).ops if op[0] == o.OP_MKNOD)
+
+
+def test_time_namespace_is_unshared_with_offsets():
+    c = default_spec()
+    c["linux"]["namespaces"].append({"type": "time"})
+    c["linux"]["timeOffsets"] = {"monotonic": {"secs": 5, "nanosecs": 7}}
+    plan = build_plan(ctx(c))
+    t = next(op for op in plan.ops if op[0] == o.OP_UNSHARE_TIME)
+    assert t[1] == "monotonic 5 7\n"
+    assert codes(plan).index("OP_UNSHARE_TIME") < codes(plan).index("OP_CLONE")
+
+
+def test_mount_option_table():
+    mo = parse_options(["nosuid", "nodev", "ro", "rprivate", "size=1m", "mode=755", "rro"])
+    assert mo.flags == MS_NOSUID | MS_NODEV | MS_RDONLY
+    assert mo.data == ["size=1m", "mode=755"]
+    assert mo.propagation == [(MS_PRIVATE, True)]
+    assert mo.rattr_set == MOUNT_ATTR_RDONLY
+    b = parse_options(["rbind", "ro", "noexec"])
+    assert b.bind and b.recursive_bind and b.attr_set == MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC
+    assert parse_options(["rw"]).flags == 0 and parse_options(["ro", "rw"]).flags == 0
+
+
+def test_bind_mount_and_fs_mount_records():
+    c = default_spec()
+    c["mounts"] = [{"destination": "/data", "type": "bind", "source": "rel/src", "options": ["rbind", "ro"]},
+                   {"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1k"]}]
+    mounts = [op for op in build_plan(ctx(c)).ops if op[0] == o.OP_MOUNT]
+    assert mounts[0][1:3] == ("/b/rel/src", "/data") and mounts[0][6] == "rbind" and mounts[0][9] == "1"
+    assert mounts[1][1:7] == ("tmpfs", "/t", "tmpfs", MS_NOSUID, "size=1k", "fs")
+
+
+@pytest.mark.parametrize("dest,want", [("/a/b", "/a/b"), ("a/b", "/a/b"), ("//x//y/", "/x/y"), ("/a/../b", "/b")])
+def test_clean_destination(dest, want):
+    assert clean_destination(dest, "f") == want
+
+
+@pytest.mark.parametrize("dest", ["/../etc", "../x", "/a/../../b"])
+def test_destination_escaping_root_is_refused(dest):
+    with pytest.raises(ConfigError, match="escapes"):
+        clean_destination(dest, "mounts[0].destination")
+
+
+def test_capabilities_and_user():
+    c = default_spec()
+    c["process"]["user"] = {"uid": 5, "gid": 6, "additionalGids": [7, 8], "umask": 0o077}
+    plan = build_plan(ctx(c))
+    rec = {o.NAMES[op[0]]: op[1:] for op in plan.ops}
+    assert rec["OP_SETUID"] == (5,) and rec["OP_SETGID"] == (6,) and rec["OP_SETGROUPS"] == ("7,8",)
+    assert rec["OP_UMASK"] == ("77",)
+    # AUDIT_WRITE(29) KILL(5) NET_BIND_SERVICE(10)
+    assert int(rec["OP_CAPBSET"][0], 16) == (1 << 29) | (1 << 5) | (1 << 10)
+
+
+def test_no_capabilities_key_leaves_caps_alone():
+    c = default_spec()
+    del c["process"]["capabilities"]
+    assert "OP_CAPS" not in codes(build_plan(ctx(c)))
+
+
+def test_preserve_fds_and_env_home():
+    plan = build_plan(ctx(preserve_fds=2))
+    close = next(op for op in plan.ops if op[0] == o.OP_CLOSE_FDS)
+    assert close[1] == 5
+    exe = plan.ops[-1]
+    assert b"HOME=/root\0" in exe[2]
+
+
+def test_wire_encoding_roundtrip_shape():
+    data = o.encode([(o.OP_SETSID,), (o.OP_HOSTNAME, "h")])
+    assert data.startswith(o.MAGIC)
+    assert data.endswith(b"\0" * 8)
