@@ -221,7 +221,7 @@ def test_read_only_no_caps_no_new_privs(dk):
 def test_tty_without_terminal(dk, runtime):
     """-t with the CLI's stdin not a terminal: the container still gets a pty."""
     r = dk.docker("run", "--rm", "--runtime", runtime, "-t", IMAGE, "sh", "-c",
-                  "tty; readlink /proc/self/fd/0 /proc/self/fd/2; exit 3")
+                  "tty; readlink /proc/self/fd/0; readlink /proc/self/fd/2; exit 3")
     assert r.returncode == 3, r.stderr
     assert r.stdout.split() == ["/dev/pts/0"] * 3
 
