@@ -74,11 +74,13 @@ class Bundle:
 
     @property
     def process(self) -> dict[str, Any]:
-        return self.config["process"]
+        proc: dict[str, Any] = self.config["process"]
+        return proc
 
     @property
     def linux(self) -> dict[str, Any]:
-        return self.config["linux"]
+        linux: dict[str, Any] = self.config["linux"]
+        return linux
 
     def set_args(self, *args: str) -> None:
         self.process["args"] = list(args)
@@ -99,7 +101,8 @@ class Bundle:
     def namespace(self, type_: str) -> dict[str, Any] | None:
         for ns in self.linux.get("namespaces", []):
             if ns.get("type") == type_:
-                return ns
+                found: dict[str, Any] = ns
+                return found
         return None
 
     def write(self) -> None:

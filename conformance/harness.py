@@ -8,7 +8,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -189,7 +189,7 @@ def cgroup_file(pid: int, controller: str, name: str) -> Path:
                 paths[c] = path
             if hid == "0":
                 paths[""] = path
-    mounts = {}
+    mounts: dict[str, str] = {}
     with open("/proc/self/mountinfo") as f:
         for line in f:
             pre, _, post = line.partition(" - ")

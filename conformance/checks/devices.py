@@ -1,6 +1,9 @@
 """config-linux.md#devices, #default-devices and #allowed-device-list."""
 from __future__ import annotations
 
+from typing import Any
+
+from ..bundle import Bundle
 from ..harness import Ctx, check, expect, expect_eq
 
 DEFAULT = {"/dev/null": (1, 3), "/dev/zero": (1, 5), "/dev/full": (1, 7), "/dev/random": (1, 8),
@@ -85,7 +88,7 @@ def device_conflict(ctx: Ctx) -> None:
     ctx.expect_create_error(b, "a regular file exists at the device path")
 
 
-def _kmsg_bundle(ctx: Ctx, rules: list[dict]):
+def _kmsg_bundle(ctx: Ctx, rules: list[dict[str, Any]]) -> Bundle:
     b = ctx.bundle()
     b.linux["devices"] = [{"path": "/dev/conformance-kmsg", "type": "c", "major": 1, "minor": 11,
                            "fileMode": 0o600}]

@@ -3,6 +3,7 @@ read-only paths, runtime-linux.md /dev symbolic links."""
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 from ..harness import Ctx, check, expect, expect_eq, mount_at
 
@@ -24,7 +25,7 @@ def root_absolute(ctx: Ctx) -> None:
     expect_eq(out.need("read./conformance-rootfs"), "OK 7", "reading the rootfs marker file")
 
 
-def _propagation(m: dict) -> set[str]:
+def _propagation(m: dict[str, Any]) -> set[str]:
     return {f.split(":")[0] for f in m["optional"]}
 
 

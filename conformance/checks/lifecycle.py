@@ -5,11 +5,11 @@ import os
 import time
 from pathlib import Path
 
+from ..bundle import Bundle
 from ..harness import Ctx, Fail, Skip, check, expect, expect_eq
-from .. import SPEC_VERSION  # noqa: F401
 
 
-def _sleeper(ctx: Ctx):
+def _sleeper(ctx: Ctx) -> Bundle:
     b = ctx.bundle("/checker", "sleep", "600")
     return b
 

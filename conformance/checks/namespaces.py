@@ -5,6 +5,7 @@ import os
 import time
 from pathlib import Path
 
+from ..bundle import Bundle
 from ..harness import NS_PROC_NAME, Ctx, Fail, Skip, check, expect, expect_eq
 
 ALL = ["pid", "network", "ipc", "uts", "mount", "cgroup", "user", "time"]
@@ -20,7 +21,7 @@ def require_traversable(path: Path) -> None:
                        " reach the bundle; use --workdir in a world-searchable directory")
 
 
-def _configure(ctx: Ctx, b, t: str) -> None:
+def _configure(ctx: Ctx, b: Bundle, t: str) -> None:
     """Make a bundle valid with namespace `t` added."""
     if t == "user":
         require_traversable(b.path)
