@@ -33,7 +33,7 @@ class Sizes:
 
 
 QUICK = Sizes(run=10, cycle=10, ops=10, list_sizes=(1, 100), list_reps=5,
-              concurrent=50, concurrent_reps=2, memory=3, docker=5)
+              concurrent=50, concurrent_reps=1, memory=3, docker=5)
 FULL = Sizes(run=40, cycle=30, ops=30, list_sizes=(1, 100, 1000), list_reps=15,
              concurrent=50, concurrent_reps=5, memory=10, docker=20)
 
