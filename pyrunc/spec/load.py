@@ -103,6 +103,11 @@ def config_path(bundle: str) -> str:
     return os.path.join(bundle, CONFIG_NAME)
 
 
+# pydantic looks for plugins through importlib.metadata at import (tens of
+# ms on every create); pyrunc uses none.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+
 def load_config(bundle: str, *, check: bool = True) -> dict[str, Any]:
     """Read, schema-validate and (with check) run the create-time checks on
     `<bundle>/config.json`.  Returns the validated document as a plain dict."""
