@@ -23,6 +23,7 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
+static int late_fd[16], nlate, late_next; /* OP_CGROUP_JOIN_LATE */
 static int fifo_fd = -1, reply_fd = -1;
 static char *hook_state;       /* state JSON received from pyrunc with "go" */
 static size_t hook_state_len;
@@ -296,6 +297,17 @@ static void run_child(struct plan *p, int start)
 		case OP_FIFO_RELEASE:
 			fifo_release();
 			break;
+		case OP_CGROUP_JOIN_LATE:
+			/* Joined last: in a frozen cgroup the process stops right here,
+			 * after pyrunc got "ready". */
+			cur_step = "cgroup";
+			if (late_next < nlate) {
+				int fd = late_fd[late_next++];
+				if (write(fd, "0", 1) != 1)
+					fail(errno, "joining %s", a[0]);
+				close(fd);
+			}
+			break;
 		case OP_CLOSE_FDS:
 			/* Nothing of the host survives exec: close every fd from N up. */
 			syscall(SYS_close_range, (unsigned)num(a[0]), ~0U, 0);
@@ -357,6 +369,15 @@ int main(int argc, char **argv)
 	 * mount namespace, later paths would resolve in the container. */
 	int nsfd[64], nns = 0;
 	for (int i = 0; i < p.n && nns < 64; i++) {
+		if (p.recs[i].op == OP_CGROUP_JOIN_LATE && nlate < 16) {
+			/* opened here, in the host's mount and cgroup namespaces */
+			cur_step = "cgroup";
+			late_fd[nlate] = open(p.recs[i].arg[0], O_WRONLY | O_CLOEXEC);
+			if (late_fd[nlate] < 0)
+				fail(errno, "opening %s", p.recs[i].arg[0]);
+			nlate++;
+			continue;
+		}
 		if (p.recs[i].op != OP_SETNS)
 			continue;
 		cur_step = "namespaces";

@@ -54,6 +54,7 @@ enum pyr_op {
 	OP_MEMPOLICY = 48,      /* mode, flags, nodemask hex */
 	OP_KEYRING = 49,        /* name */
 	OP_FIFO_RELEASE = 51,   /* tell `start` the startContainer hooks passed */
+	OP_CGROUP_JOIN_LATE = 52, /* procs_file: opened by the launcher, joined by the child (exec into a paused container) */
 	OP_MAX
 };
 
