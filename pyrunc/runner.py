@@ -28,14 +28,56 @@ def run(store: Store, cid: str, opts: CreateOptions, detach: bool = False, keep:
         import prctl
 
         prctl.set_child_subreaper(1)
-    container = create(store, cid, opts)
+    console = None
+    if not detach and opts.console_socket is None and opts.console_fd is None and _wants_terminal(opts.bundle):
+        # No console socket: the pty comes back to us and we proxy it.
+        from pyrunc.console import console_pair
+
+        console, opts.console_fd = console_pair()
     try:
-        container.start()
+        container = create(store, cid, opts)
     except BaseException:
+        if console is not None:
+            console.close()
+        raise
+    finally:
+        if console is not None:
+            os.close(opts.console_fd)
+            opts.console_fd = None
+    proxy = None
+    try:
+        if console is not None:
+            from pyrunc.console import Proxy, recv_master
+
+            with console:
+                proxy = Proxy(recv_master(console)[0])
+            proxy.start()
+        container.start(notify_wait=detach)
+    except BaseException:
+        if proxy is not None:
+            proxy.finish()
         container.delete(force=True)
         raise
     if detach:
         return 0
+    try:
+        return _foreground(container, keep)
+    finally:
+        if proxy is not None:
+            proxy.finish()
+
+
+def _wants_terminal(bundle: str) -> bool:
+    import json
+
+    try:
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            return bool((json.load(f).get("process") or {}).get("terminal"))
+    except (OSError, ValueError, AttributeError):
+        return False  # create reports the problem
+
+
+def _foreground(container: Container, keep: bool) -> int:
     pid = container.pid
 
     def forward(signum: int, _frame) -> None:
