@@ -153,7 +153,7 @@ def sub_cgroup_procs(mgr, specs: list[str]) -> list[str]:
     return out
 
 
-def check_status(container: Container, ignore_paused: bool) -> None:
+def check_status(container: Container, ignore_paused: bool) -> str:
     st = container.status()
     if st == STOPPED:
         raise StateError(container.id, "cannot exec in a stopped container")
@@ -161,6 +161,7 @@ def check_status(container: Container, ignore_paused: bool) -> None:
         raise StateError(container.id, "cannot exec in a paused container (use --ignore-paused to override)")
     if st not in (CREATED, RUNNING, PAUSED):
         raise StateError(container.id, f"cannot exec in a {st} container")
+    return st
 
 
 def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) -> int:
@@ -171,7 +172,7 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
     from pyrunc.listen_fds import add_listen_env, listen_fds
 
     container = Container.load(store, cid)
-    check_status(container, opts.ignore_paused)
+    paused = check_status(container, opts.ignore_paused) == PAUSED
     terminal = bool(process.get("terminal"))
     if terminal and opts.detach and opts.console_socket is None:
         raise PyruncError("cannot allocate tty if pyrunc will detach without setting console socket")
@@ -209,7 +210,7 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
 
     plan = build_exec_plan(ExecContext(
         config=config, process=process, init_pid=container.pid, container_id=cid,
-        cgroup_procs=cgroup_procs, console_fd=console_fd, preserve_fds=npreserve,
+        cgroup_procs=cgroup_procs, late_cgroup=paused, console_fd=console_fd, preserve_fds=npreserve,
         rootless=opts.rootless, warn=log.warn,
     ))
 

@@ -39,6 +39,7 @@ class ExecContext:
     cgroup_procs: list[str] = field(default_factory=list)
     console_fd: int | None = None
     preserve_fds: int = 0  # fds 3.. 3+N-1 stay open in the process
+    late_cgroup: bool = False  # the cgroup is frozen: join it last, after "ready"
     rootless: bool = False
     warn: Callable[[str], None] = _no_warn
 
@@ -75,8 +76,9 @@ def build_exec_plan(ctx: ExecContext) -> Plan:
         a = resolve_exec_cpu_affinity(aff)
         if a and a.initial:
             plan.add(o.OP_CPU_AFFINITY, mask_to_id_list(a.initial))
-    for procs in ctx.cgroup_procs:
-        plan.add(o.OP_CGROUP_JOIN, procs)
+    if not ctx.late_cgroup:
+        for procs in ctx.cgroup_procs:
+            plan.add(o.OP_CGROUP_JOIN, procs)
     for path, flag in namespace_paths(config, ctx.init_pid):
         plan.add(o.OP_SETNS, path, flag)
     plan.add(o.OP_CLONE, 0, "", "", "", 0)
@@ -117,6 +119,9 @@ def build_exec_plan(ctx: ExecContext) -> Plan:
     if seccomp_op and nnp:
         plan.add(*seccomp_op)
     plan.add(o.OP_READY)
+    if ctx.late_cgroup:
+        for procs in ctx.cgroup_procs:
+            plan.add(o.OP_CGROUP_JOIN_LATE, procs)
     if aff.get("final"):
         from pyrunc.linux.process_attrs import mask_to_id_list, resolve_exec_cpu_affinity
 
