@@ -189,7 +189,13 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
     npreserve = nlisten + opts.preserve_fds
 
     config = container.config()
-    cgroup_procs = sub_cgroup_procs(container.cgroup(), opts.cgroup)
+    mgr = container.cgroup()
+    cgroup_procs = sub_cgroup_procs(mgr, opts.cgroup)
+    if paused:
+        # The process stops once it is in the frozen cgroup: the freezer last.
+        freezer = (getattr(mgr, "paths", None) or {}).get("freezer")
+        if freezer:
+            cgroup_procs.sort(key=lambda f: f.startswith(freezer.rstrip("/") + "/"))
 
     if not opts.detach and opts.subreaper:
         import prctl
