@@ -36,8 +36,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE", help="also write all samples and medians as JSON")
     p.add_argument("--workdir", metavar="DIR", help="parent of the temporary directory (default $TMPDIR)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    p.add_argument("--docker-image", default="busybox", metavar="IMAGE",
-                   help="image for the docker case (must be present; never pulled)")
+    p.add_argument("--docker-image", default="", metavar="IMAGE",
+                   help="image for the docker case (must be present; never pulled); by default the "
+                        "benchmark's busybox rootfs is imported as pyrunc-bench/busybox and removed after")
+    p.add_argument("--dockerd", action="store_true",
+                   help="for the docker case, start a private dockerd (own socket and data-root in the "
+                        "work directory) with every runtime registered as bench-NAME")
     p.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1),
                    help="parallel runtime processes when filling/emptying stores")
     return p.parse_args(argv)
@@ -106,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             rt.root = os.path.join(workdir, f"root-{rt.name}")
             rt.stderr_path = os.path.join(workdir, f"stderr-{rt.name}.log")
             versions[rt.name] = f"{' '.join(rt.command)} ({rt.version()})"
-        ctx = Context(workdir, bundles, [], sizes, args.workers, args.docker_image, _log)
+        ctx = Context(workdir, bundles, [], sizes, args.workers, args.docker_image, _log,
+                      private_dockerd=args.dockerd)
         _log(f"bench: {machine.one_line(info)}")
         for rt in runtimes:
             resolved = shutil.which(rt.command[0]) or ""

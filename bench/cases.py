@@ -10,10 +10,12 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 
 from . import proc
 from .context import Context
+from .dockerd import PrivateDockerd
 from .report import Row
 from .runtime import Runtime
 
@@ -230,7 +232,7 @@ def _docker_runtimes() -> tuple[dict[str, str], str]:
     except subprocess.TimeoutExpired:
         return {}, "no docker daemon (docker info timed out)"
     if out.returncode != 0:
-        return {}, "no docker daemon"
+        return {}, "no docker daemon (--dockerd starts a private one)"
     try:
         data = json.loads(out.stdout)
     except json.JSONDecodeError:
@@ -248,21 +250,69 @@ def _docker_name(rt: Runtime, registered: dict[str, str]) -> str:
     return ""
 
 
+IMPORTED_IMAGE = "pyrunc-bench/busybox:latest"
+
+
+def _docker_has(image: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", image],
+                          capture_output=True, timeout=30).returncode == 0
+
+
+def _docker_import(ctx: Context, image: str) -> str:
+    """`docker import` the benchmark rootfs as image; '' or why it failed."""
+    archive = os.path.join(ctx.workdir, "rootfs.tar")
+    with tarfile.open(archive, "w") as tar:
+        tar.add(ctx.bundles.rootfs, arcname=".")
+    with open(archive, "rb") as f:
+        out = subprocess.run(["docker", "import", "-", image], stdin=f,
+                             capture_output=True, text=True, timeout=120)
+    os.unlink(archive)
+    if out.returncode != 0:
+        return f"docker import of the busybox rootfs failed: {' '.join(out.stderr.split())[:200]}"
+    return ""
+
+
 def case_docker(ctx: Context) -> list[Row]:
-    row = Row("docker", f"docker run --rm {ctx.docker_image} true", "ms")
+    if not ctx.private_dockerd:
+        return _docker_case(ctx, {})
+    daemon = PrivateDockerd(ctx.workdir, ctx.runtimes)
+    try:
+        daemon.start()
+    except proc.BenchError as exc:
+        daemon.stop()
+        row = Row("docker", f"docker run --rm {ctx.docker_image or IMPORTED_IMAGE} true", "ms")
+        row.skipped = str(exc)
+        return [row]
+    try:
+        ctx.log(f"  private dockerd at {daemon.sock}")
+        return _docker_case(ctx, daemon.names)
+    finally:
+        daemon.stop()
+
+
+def _docker_case(ctx: Context, names: dict[str, str]) -> list[Row]:
+    """names: runtime name -> dockerd runtime name, when known already."""
+    row = Row("docker", f"docker run --rm {ctx.docker_image or IMPORTED_IMAGE} true", "ms")
     registered, reason = _docker_runtimes()
     if reason:
         row.skipped = reason
         return [row]
-    image = subprocess.run(["docker", "image", "inspect", ctx.docker_image],
-                           capture_output=True, timeout=30)
-    if image.returncode != 0:
+    imported = False
+    if not ctx.docker_image:  # import the benchmark rootfs: nothing to pull
+        ctx.docker_image = IMPORTED_IMAGE
+        if not _docker_has(IMPORTED_IMAGE):
+            why = _docker_import(ctx, IMPORTED_IMAGE)
+            if why:
+                row.skipped = why
+                return [row]
+            imported = True
+    elif not _docker_has(ctx.docker_image):
         row.skipped = f"image {ctx.docker_image} not present (the harness does not pull)"
         return [row]
-    names: dict[str, str] = {}
+    names = dict(names)
     usable = []
     for rt in ctx.runtimes:
-        name = _docker_name(rt, registered)
+        name = names.get(rt.name) or _docker_name(rt, registered)
         if name:
             names[rt.name] = name
             usable.append(rt)
@@ -275,7 +325,11 @@ def case_docker(ctx: Context) -> list[Row]:
         argv = ["docker", "run", "--rm", "--runtime", names[rt.name], ctx.docker_image, "true"]
         return {"docker": proc.check(argv, rt.stderr_path).seconds * MS}
 
-    ctx.paired(rows, ctx.sizes.docker, step, runtimes=usable)
+    try:
+        ctx.paired(rows, ctx.sizes.docker, step, runtimes=usable)
+    finally:
+        if imported:
+            subprocess.run(["docker", "image", "rm", IMPORTED_IMAGE], capture_output=True, timeout=60)
     return [row]
 
 

@@ -50,6 +50,7 @@ class Context:
     workers: int
     docker_image: str
     log: Callable[[str], None]
+    private_dockerd: bool = False
     _seq: itertools.count = field(default_factory=itertools.count)
 
     def new_id(self, rt: Runtime, tag: str) -> str:
