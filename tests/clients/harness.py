@@ -330,7 +330,9 @@ class Podman:
             f'static_dir = "{d}/podman-graph/libpod"\n'
             f'volume_path = "{d}/podman-graph/volumes"\n'
             'no_pivot_root = false\n'
-            f'runtime = "{runtime}"\n'
+            'runtime = "pyrunc"\n'
+            "[engine.runtimes]\n"
+            f'pyrunc = ["{runtime}"]\n'
             "[network]\n"
             f'network_config_dir = "{d}/podman-net"\n'
         )

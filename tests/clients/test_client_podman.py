@@ -163,3 +163,14 @@ def test_rlimit_above_hard_limit_says_why(pm):
     assert "RLIMIT_NOFILE" in msg, msg
     assert "1048576" in msg, msg
     assert "CAP_SYS_RESOURCE" in msg or str(hard) in msg, msg
+
+
+def test_default_runtime_from_containers_conf(pm):
+    """No --runtime: containers.conf `runtime = "pyrunc"` + [engine.runtimes]."""
+    n = name()
+    before = len(pm.sb.argv_lines())
+    r = pm.p.podman("run", "--rm", "--name", n, "--cgroup-parent", "/" + pm.sb.cgroup_parent, IMAGE,
+                    "sh", "-c", "echo conf; exit 6")
+    assert (r.returncode, r.stdout) == (6, "conf\n"), r.stderr
+    assert any(line.startswith("create ") for line in pm.sb.argv_lines()[before:])
+    assert pm.p.podman("info", "--format", "{{.Host.OCIRuntime.Name}}").stdout.strip() == "pyrunc"
