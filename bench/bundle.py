@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from typing import Any
 
 from .proc import BenchError
 
@@ -26,7 +27,7 @@ def build_rootfs(path: str, busybox: str = BUSYBOX) -> None:
         os.symlink("busybox", os.path.join(path, "bin", applet))
 
 
-def config(rootfs: str, args: list[str]) -> dict:
+def config(rootfs: str, args: list[str]) -> dict[str, Any]:
     return {
         "ociVersion": "1.0.2",
         "process": {

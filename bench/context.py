@@ -51,7 +51,7 @@ class Context:
     docker_image: str
     log: Callable[[str], None]
     private_dockerd: bool = False
-    _seq: itertools.count = field(default_factory=itertools.count)
+    _seq: "itertools.count[int]" = field(default_factory=itertools.count)
 
     def new_id(self, rt: Runtime, tag: str) -> str:
         cid = f"b{os.getpid()}-{tag}-{next(self._seq)}"
@@ -104,9 +104,9 @@ class Context:
                 pid, status, _ = os.wait4(-1, 0)
             except ChildProcessError:
                 break
-            args = running.pop(pid, None)
-            if args is not None and os.waitstatus_to_exitcode(status) != 0 and not failure:
-                failure = f"{what}: `{rt.name} {' '.join(args)}` failed: {proc.stderr_tail(rt.stderr_path)}"
+            done = running.pop(pid, None)
+            if done is not None and os.waitstatus_to_exitcode(status) != 0 and not failure:
+                failure = f"{what}: `{rt.name} {' '.join(done)}` failed: {proc.stderr_tail(rt.stderr_path)}"
         if failure:
             raise proc.BenchError(failure)
         return time.perf_counter() - t0

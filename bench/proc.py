@@ -42,7 +42,7 @@ def become_subreaper() -> None:
         raise BenchError(f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
 
 
-def _file_actions(stderr_path: str) -> list[tuple]:
+def _file_actions(stderr_path: str) -> list[tuple[int, int, str, int, int]]:
     return [
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),

@@ -80,7 +80,18 @@ def table(rows: list[Row], runtimes: list[str], baseline: str) -> str:
     return "\n".join(out)
 
 
-def to_json(rows: list[Row], runtimes: dict[str, str], baseline: str, machine: dict, settings: dict) -> str:
+def _ratios(row: Row, baseline: str) -> dict[str, float]:
+    base = row.median(baseline)
+    out: dict[str, float] = {}
+    for k in row.samples:
+        value = row.median(k)
+        if base and value is not None:
+            out[k] = value / base
+    return out
+
+
+def to_json(rows: list[Row], runtimes: dict[str, str], baseline: str, machine: dict[str, str],
+            settings: dict[str, object]) -> str:
     data = {
         "machine": machine,
         "settings": settings,
@@ -96,11 +107,7 @@ def to_json(rows: list[Row], runtimes: dict[str, str], baseline: str, machine: d
                 "median": {k: r.median(k) for k in r.samples},
                 "min": {k: min(v) for k, v in r.samples.items()},
                 "max": {k: max(v) for k, v in r.samples.items()},
-                "ratio_to_baseline": {
-                    k: (r.median(k) / r.median(baseline))
-                    for k in r.samples
-                    if r.median(baseline)
-                },
+                "ratio_to_baseline": _ratios(r, baseline),
                 "samples": r.samples,
                 "errors": r.errors,
             }
