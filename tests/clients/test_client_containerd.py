@@ -191,3 +191,35 @@ def test_no_fd_leaked_into_exec(ctr, task):
     r = ctr.ctr("task", "exec", "--exec-id", "fd", task, "sh", "-c", "ls /proc/$$/fd; echo pid=$$")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[:-1] == ["0", "1", "2"]
+
+
+def test_cri_config_with_binary_name_loads():
+    """The config.toml recipe of docs/clients.md: the CRI plugin loads with a
+    runc-v2 runtime whose BinaryName is pyrunc."""
+    require("containerd", "ctr")
+    sb = Sandbox("cri")
+    try:
+        cfg = sb.dir / "cri.toml"
+        sock = sb.dir / "cri.sock"
+        cfg.write_text(
+            "version = 2\n"
+            f'root = "{sb.dir}/root"\nstate = "{sb.dir}/state"\n'
+            f'[grpc]\n  address = "{sock}"\n'
+            '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]\n'
+            '  runtime_type = "io.containerd.runc.v2"\n'
+            '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.pyrunc]\n'
+            '  runtime_type = "io.containerd.runc.v2"\n'
+            '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.pyrunc.options]\n'
+            f'    BinaryName = "{sb.wrapper}"\n'
+            "    SystemdCgroup = false\n"
+        )
+        sb.spawn(["containerd", "--config", str(cfg)], "cri.log")
+        wait_for(lambda: sb.run(["ctr", "--address", str(sock), "version"]).returncode == 0, what="containerd")
+        plugins = sb.run(["ctr", "--address", str(sock), "plugins", "ls"], check=True).stdout
+        cri = [line.split() for line in plugins.splitlines() if " cri " in f" {line} "]
+        assert cri and cri[0][-1] == "ok", plugins
+        dump = sb.run(["containerd", "--config", str(cfg), "config", "dump"], check=True).stdout
+        assert f'BinaryName = "{sb.wrapper}"' in dump
+    finally:
+        left = sb.close()
+        assert left == [], f"left behind: {left}"
