@@ -58,6 +58,7 @@ void op_root_readonly(void);
 /* proc.c */
 void op_sysctl(const char *key, const char *value);
 void op_oom_score_adj(const char *value);
+void op_lsm_exec(struct rec *r);
 void op_console(int sock, int rows, int cols, int bind_console);
 void op_seccomp(const char *bpf, size_t len, unsigned flags, int notify);
 void op_caps(struct rec *r);

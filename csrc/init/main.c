@@ -338,6 +338,9 @@ static void run_child(struct plan *p, int start)
 		case OP_KEYRING:
 			op_keyring(a[0]);
 			break;
+		case OP_LSM_EXEC:
+			op_lsm_exec(r);
+			break;
 		default:
 			fail(EINVAL, "unknown plan operation %d", r->op);
 		}

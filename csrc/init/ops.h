@@ -55,6 +55,7 @@ enum pyr_op {
 	OP_KEYRING = 49,        /* name */
 	OP_FIFO_RELEASE = 51,   /* tell `start` the startContainer hooks passed */
 	OP_CGROUP_JOIN_LATE = 52, /* procs_file: opened by the launcher, joined by the child (exec into a paused container) */
+	OP_LSM_EXEC = 53,       /* attr candidates (\0 sep, relative to /proc), value, field: AppArmor/SELinux on-exec label */
 	OP_MAX
 };
 

@@ -61,6 +61,36 @@ void op_sysctl(const char *key, const char *value)
 	proc_write(rel, value, "linux.sysctl");
 }
 
+/* args: candidate attr files relative to /proc (NUL separated, the first
+ * that exists is written), value, config field.  An on-exec LSM transition:
+ * the label takes effect at execve. */
+void op_lsm_exec(struct rec *r)
+{
+	char *cand[8];
+	struct open_how how = {
+		.flags = O_WRONLY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	};
+	static char step[128];
+	snprintf(step, sizeof(step), "%s", r->arg[2]);
+	cur_step = step;
+	int n = split0(r->arg[0], r->len[0], cand, 8);
+	for (int i = 0; i < n && cand[i]; i++) {
+		int fd = syscall(SYS_openat2, hostproc, cand[i], &how, sizeof(how));
+		if (fd < 0) {
+			if (errno == ENOENT && i + 1 < n && cand[i + 1])
+				continue;
+			fail(errno, "opening /proc/%s", cand[i]);
+		}
+		size_t len = strlen(r->arg[1]);
+		if (write(fd, r->arg[1], len) != (ssize_t)len)
+			fail(errno, "writing \"%s\" to /proc/%s", r->arg[1], cand[i]);
+		close(fd);
+		return;
+	}
+	fail(ENOENT, "no attr file to write \"%s\" to", r->arg[1]);
+}
+
 void op_oom_score_adj(const char *value)
 {
 	cur_step = "oomScoreAdj";

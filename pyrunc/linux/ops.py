@@ -51,6 +51,7 @@ OP_MEMPOLICY = 48
 OP_KEYRING = 49
 OP_FIFO_RELEASE = 51
 OP_CGROUP_JOIN_LATE = 52
+OP_LSM_EXEC = 53
 
 NAMES = {v: k for k, v in globals().items() if k.startswith("OP_") and isinstance(v, int)}
 

@@ -148,8 +148,11 @@ def _launcher(plan: Plan, ctx: PlanContext, nss: dict[str, dict], linux: dict, p
 
 def _mounts(plan: Plan, ctx: PlanContext, nss: dict, userns: bool) -> bool:
     """Returns True when /dev is bind-mounted from the host (no device nodes then)."""
+    from pyrunc.lsm import mount_label, with_mount_label
+
     dev_is_bind = False
     has_cgroupns = "cgroup" in nss
+    label = mount_label(ctx.config.get("linux") or {})
     for i, m in enumerate(ctx.config.get("mounts") or []):
         f = f"mounts[{i}]"
         dest = clean_destination(m.get("destination", ""), f"{f}.destination")
@@ -165,7 +168,7 @@ def _mounts(plan: Plan, ctx: PlanContext, nss: dict, userns: bool) -> bool:
         if mtype in ("cgroup", "cgroup2") and not opts.bind:
             _cgroup_mount(plan, ctx, dest, opts, has_cgroupns)
             continue
-        data = ",".join(opts.data)
+        data = with_mount_label(",".join(opts.data), "bind" if opts.bind else mtype, label)
         prop = ",".join(f"{flag}:{int(rec)}" for flag, rec in opts.propagation)
         if opts.bind:
             if not os.path.isabs(source):
@@ -256,6 +259,10 @@ def _identity(plan: Plan, ctx: PlanContext, process: dict, userns_setgroups_deni
 def _process_attrs(plan: Plan, ctx: PlanContext, process: dict, linux: dict) -> None:
     from pyrunc.linux import process_attrs as pa
 
+    from pyrunc.lsm import exec_labels
+
+    for lbl in exec_labels(process):
+        plan.add(o.OP_LSM_EXEC, o.nul_list(list(lbl.attrs)), lbl.value, lbl.field)
     pers = pa.resolve_personality(linux.get("personality"))
     if pers is not None:
         plan.add(o.OP_PERSONALITY, pers)
