@@ -223,3 +223,25 @@ def test_cri_config_with_binary_name_loads():
     finally:
         left = sb.close()
         assert left == [], f"left behind: {left}"
+
+
+def test_second_delete_force_of_gone_container_exits_0(ctr):
+    """The shim deletes twice (`delete`, then `delete --force`) and treats
+    any failure of the second as an error."""
+    i = cid()
+    ctr.run("pyrunc", i, "true", check=True)
+    calls = [line for line in ctr.sb.argv_lines() if line.endswith(" " + i)]
+    root = calls[0].split()[1]
+    r = ctr.sb.run([str(ctr.sb.wrapper), "--root", root, "delete", "--force", i])
+    assert r.returncode == 0, r.stderr
+    r = ctr.sb.run([str(ctr.sb.wrapper), "--root", root, "delete", i])
+    assert r.returncode != 0 and i in r.stderr
+
+
+def test_version_and_features_answer(ctr):
+    r = ctr.sb.run([str(ctr.sb.wrapper), "--version"], check=True)
+    assert r.stdout.startswith("pyrunc version ") and "spec: 1.3.0" in r.stdout
+    import json
+
+    doc = json.loads(ctr.sb.run([str(ctr.sb.wrapper), "features"], check=True).stdout)
+    assert doc["ociVersionMax"] == "1.3.0"

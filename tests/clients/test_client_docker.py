@@ -104,6 +104,31 @@ def test_top(dk, ctr):
     r = dk.docker("top", ctr)
     assert r.returncode == 0, r.stderr
     assert "sleep 1000" in r.stdout
+    cid = inspect(dk, ctr, "{{.Id}}")
+    assert any(line.endswith(f"ps --format json {cid}") for line in dk.sb.argv_lines())
+
+
+def test_update_resources_of_running_container(dk, ctr):
+    dk.docker("update", "--memory", "96m", "--memory-swap", "96m", "--pids-limit", "33", ctr, check=True)
+    cid = inspect(dk, ctr, "{{.Id}}")
+    assert any(line.endswith(f"update --resources - {cid}") for line in dk.sb.argv_lines())
+    r = dk.docker("exec", ctr, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max")
+    assert r.stdout.split() == [str(96 << 20), "33"], r.stderr
+
+
+def test_runtime_error_reaches_the_user(dk):
+    """docker shows the msg of pyrunc's last error log line: it must name
+    the problem (here an rlimit root may not raise without CAP_SYS_RESOURCE)."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or hard >= 1048576:
+        pytest.skip("the hard open-files limit here is already high enough")
+    r = dk.docker("run", "--rm", "--runtime", "pyrunc", "--ulimit", "nofile=1048576:1048576", IMAGE, "true")
+    assert r.returncode == 125
+    assert "OCI runtime create failed" in r.stderr
+    assert "RLIMIT_NOFILE" in r.stderr and "CAP_SYS_RESOURCE" in r.stderr, r.stderr
+    assert "internal error" not in r.stderr
 
 
 def test_stats_no_stream(dk, ctr):
