@@ -198,7 +198,9 @@ def test_rm_removes_runtime_state(dk):
     assert roots
     for root in roots:
         r = dk.sb.run([str(dk.sb.wrapper), "--root", root, "state", cid])
-        assert r.returncode != 0 and "not exist" in (r.stderr + r.stdout).lower() or "not found" in r.stderr.lower()
+        assert r.returncode != 0 and cid in r.stderr, r.stdout + r.stderr
+        r = dk.sb.run([str(dk.sb.wrapper), "--root", root, "list", "-q"])
+        assert cid not in r.stdout
 
 
 @BOTH
@@ -264,10 +266,3 @@ def test_piped_stdin(dk, runtime):
                   input="hello\nworld\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout == "HELLO\nWORLD\ndone\n"
-
-
-def test_no_state_left_after_rm(dk):
-    r = dk.docker("ps", "-aq", "--filter", "status=running")
-    assert r.returncode == 0
-    log = "\n".join(dk.sb.argv_lines())
-    assert "delete" in log
