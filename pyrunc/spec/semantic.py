@@ -156,13 +156,13 @@ def _check_capabilities(proc: dict[str, Any], field: str) -> Iterator[Problem]:
                 # dropped at create, as runc does, so one config works across kernels
                 yield _warn(where, f"{name} is unknown to the running kernel and will be ignored")
     # The kernel raises an ambient capability only if it is both permitted and
-    # inheritable; runc tries and ignores the failure, so this is a warning.
+    # inheritable: an impossible combination, refused (runc ignores the failure).
     both = set(caps.get("permitted") or []) & set(caps.get("inheritable") or [])
     for i, name in enumerate(caps.get("ambient") or []):
         if name in CAPABILITIES and name not in both:
-            yield _warn(
+            yield _err(
                 f"{field}.capabilities.ambient[{i}]",
-                f"{name} is not both permitted and inheritable, the kernel will not raise it",
+                f"{name} must also be in the permitted and inheritable sets to be ambient",
             )
 
 
