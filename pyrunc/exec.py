@@ -16,7 +16,7 @@ from typing import Any
 
 from pyrunc import log
 from pyrunc.container import CREATED, PAUSED, RUNNING, STOPPED, Container
-from pyrunc.errors import ConfigError, PyruncError, StateError, UnsupportedError
+from pyrunc.errors import ConfigError, PyruncError, StateError
 from pyrunc.store import Store, write_atomic
 
 _NOT_FORWARDED = {signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP, signal.SIGURG, signal.SIGWINCH}
@@ -102,16 +102,6 @@ def _merge_env(base: list[str], extra: list[str]) -> list[str]:
     return list(out.values())
 
 
-def check_lsm(process: dict[str, Any]) -> None:
-    """No LSM is enabled here (features.json says so): refuse labels."""
-    if process.get("apparmorProfile"):
-        if not os.path.isdir("/sys/kernel/security/apparmor"):
-            raise UnsupportedError("process.apparmorProfile (AppArmor is not enabled on this host)")
-        raise UnsupportedError("process.apparmorProfile")
-    if process.get("selinuxLabel"):
-        raise UnsupportedError("process.selinuxLabel (SELinux is not enabled on this host)")
-
-
 def sub_cgroup_procs(mgr, specs: list[str]) -> list[str]:
     """cgroup.procs files for --cgroup [controllers:]path (a sub-cgroup of
     the container's, which must exist); the container's own for the rest."""
@@ -178,7 +168,9 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
         raise PyruncError("cannot allocate tty if pyrunc will detach without setting console socket")
     if not terminal and opts.console_socket is not None:
         raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
-    check_lsm(process)
+    from pyrunc.lsm import exec_labels
+
+    exec_labels(process)  # refused here when the LSM is not enabled (applied by the plan)
     from pyrunc.linux.process_attrs import check_rlimits_against_caller, resolve_rlimits
 
     check_rlimits_against_caller(resolve_rlimits(process.get("rlimits")))

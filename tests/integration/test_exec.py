@@ -201,9 +201,9 @@ def test_exec_refuses_bad_terminal_combinations(pyrunc, running, tmp_path):
 def test_exec_lsm_labels_are_refused_clearly(pyrunc, running):
     cid, _, _ = running()
     p = pyrunc("exec", "--apparmor", "unconfined", cid, "true")
-    assert p.returncode == 255 and "apparmorProfile" in p.stderr and "not supported" in p.stderr
+    assert p.returncode == 255 and "apparmorProfile" in p.stderr and "not enabled" in p.stderr
     p = pyrunc("exec", "--process-label", "system_u:system_r:container_t:s0", cid, "true")
-    assert p.returncode == 255 and "selinuxLabel" in p.stderr
+    assert p.returncode == 255 and "selinuxLabel" in p.stderr and "disabled" in p.stderr
 
 
 def test_exec_gets_the_container_seccomp_and_rlimits(pyrunc, running):
