@@ -246,12 +246,13 @@ class Container:
         if hooks:
             from pyrunc import log
             from pyrunc.errors import HookError
-            from pyrunc.hooks import run_hooks
+            from pyrunc.hooks import run_hook
 
-            try:
-                run_hooks("poststop", hooks, self.state_json(STOPPED))
-            except HookError as e:  # a failing poststop hook is a warning
-                log.warn(str(e))
+            for hook in hooks:  # a failing poststop hook is a warning; the rest still run
+                try:
+                    run_hook("poststop", hook, self.state_json(STOPPED))
+                except HookError as e:
+                    log.warn(str(e))
 
     def _kill_everything(self, cg) -> None:
         if cg is not None and cg.exists():

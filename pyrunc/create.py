@@ -66,18 +66,26 @@ def cgroup_mounts(mgr, layout) -> list:
     return out
 
 
-def _host_root_ids(linux: dict) -> tuple[int, int]:
-    """Host uid and gid of the container's root (0, 0 without a new user namespace)."""
-    if not any(ns.get("type") == "user" and not ns.get("path") for ns in linux.get("namespaces") or []):
-        return 0, 0
+def _make_gate(store: Store, cid: str, lowest_fd: int) -> tuple[int, int]:
+    """exec.fifo and exec.reply, opened read-write for the init (above the
+    preserved fds, so they never land on one)."""
+    import fcntl
 
-    def host(maps: list[dict] | None) -> int:
-        for m in maps or []:
-            if m["containerID"] <= 0 < m["containerID"] + m["size"]:
-                return m["hostID"] - m["containerID"]
-        return 0
+    fds = []
+    for name in (FIFO_FILE, REPLY_FILE):
+        path = store.path(cid, name)
+        os.mkfifo(path, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, lowest_fd)
+        os.close(fd)
+        fds.append(high)
+    return fds[0], fds[1]
 
-    return host(linux.get("uidMappings")), host(linux.get("gidMappings"))
+
+def _caller_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _connect_console(path: str) -> int:
@@ -153,17 +161,10 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     if resources:
         mgr.set(resources)
 
-    fifo = None
+    fifo_fds = None
     if opts.gate:
-        fifo = store.path(cid, FIFO_FILE)
-        os.mkfifo(fifo, 0o600)
-        os.mkfifo(store.path(cid, REPLY_FILE), 0o600)
-        # the init opens them as the container's root: in a user namespace
-        # that is the host id mapped to 0 (as runc chowns its exec fifo)
-        uid, gid = _host_root_ids(linux)
-        if (uid, gid) != (0, 0):
-            for f in (fifo, store.path(cid, REPLY_FILE)):
-                os.chown(f, uid, gid)
+        fifo_fds = _make_gate(store, cid, 3 + opts.preserve_fds)
+        made["fifo_fds"] = fifo_fds
     if os.environ.get("NOTIFY_SOCKET"):
         from pyrunc.notify_socket import setup_spec
 
@@ -182,7 +183,8 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         config=config,
         bundle=bundle,
         container_id=cid,
-        fifo_path=fifo,
+        fifo_fds=fifo_fds,
+        caller_umask=_caller_umask(),
         cgroup_procs=mgr.procs_files(),
         cgroup_mounts=cgroup_mounts(mgr, detect()),
         console_fd=console_fd,
@@ -225,7 +227,11 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         st = container.state_json("creating")
         run_hooks("prestart", hooks.get("prestart"), st)
         run_hooks("createRuntime", hooks.get("createRuntime"), st)
-        return json.dumps(st).encode()
+        # createContainer and startContainer hooks run in the container's
+        # namespaces: they see the pid as the container sees it.
+        inner = dict(st, pid=proc.ns_pid(st["pid"]))
+        # startContainer hooks run at `start`, when the container is "created"
+        return json.dumps(inner).encode() + b"\0" + json.dumps(dict(inner, status=CREATED)).encode()
 
     def on_seccomp_fd(fd: int) -> None:
         from pyrunc.linux.seccomp import send_to_listener
@@ -238,11 +244,15 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     pass_fds = tuple(range(3, 3 + preserve)) + opts.extra_pass_fds
     if console_fd is not None:
         pass_fds += (console_fd,)
+    if fifo_fds:
+        pass_fds += fifo_fds
     try:
         run_init(plan.encode(), InitHandlers(on_pid, on_hooks, on_seccomp_fd), pass_fds=pass_fds)
     finally:
         if made.get("console_fd") is not None:
             os.close(made.pop("console_fd"))
+        for fd in made.pop("fifo_fds", None) or ():
+            os.close(fd)
     store.write_state(cid, state)
     if opts.pid_file:
         pid_path = os.path.abspath(opts.pid_file)

@@ -88,10 +88,14 @@ class InitError(PyruncError):
         self.step = step
         self.errno = errno_
         self.detail = detail
+        # lower-case like Go's error strings: docker maps "no such file or
+        # directory" / "permission denied" in a failed exec to 127 / 126
         reason = os.strerror(errno_) if errno_ else ""
+        reason = reason[:1].lower() + reason[1:]
         msg = f"container init: {step}"
         if detail:
-            msg += f" {detail}"
+            # "exec" step + "exec: ..." detail: say it once
+            msg += f" {detail.removeprefix(step + ': ')}" if detail.startswith(step + ": ") else f" {detail}"
         if reason:
             msg += f": {reason}"
         super().__init__(msg)

@@ -25,3 +25,15 @@ def is_alive(pid: int, start: int | None) -> bool:
     if f is None or f[0] in ("Z", "X"):
         return False
     return start is None or int(f[19]) == start
+
+
+def ns_pid(pid: int) -> int:
+    """`pid` as seen in its own (innermost) pid namespace."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except OSError:
+        pass
+    return pid

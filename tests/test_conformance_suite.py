@@ -35,10 +35,18 @@ RUNC_KNOWN_DEVIATIONS: dict[str, str] = {
         "runc runs poststart hooks during create instead of after the process starts",
     "runtime.md#lifecycle a failing startContainer hook makes start fail and the process does not run":
         "runc start returns success; the hook runs in runc init after start has returned",
-    "runtime.md#lifecycle a failing poststart hook only warns: start succeeds and the process runs":
-        "runc treats a poststart failure as fatal (and runs poststart during create)",
+    "runtime.md#lifecycle a failing poststart hook is an error and the container is stopped (runtime-spec 1.3.0)":
+        "runc 1.1 runs poststart hooks during create, so create fails instead of start",
     "runtime.md#lifecycle a failing poststop hook only warns: delete succeeds":
         "runc stops at the first failing poststop hook; the remaining hooks do not run",
+}
+
+
+# Where pyrunc deliberately follows runc instead of the letter of the spec.
+PYRUNC_KNOWN_DEVIATIONS: dict[str, str] = {
+    "runtime.md#delete delete of a created (not stopped) container fails and has no effect":
+        "like runc: delete kills and removes a created container (containerd and docker rely on it "
+        "to clean up after a failed start); the user process never ran",
 }
 
 
@@ -135,4 +143,6 @@ def test_conformance_pyrunc(tmp_path: Path) -> None:
     _need_host()
     run = run_suite(_pyrunc_command(tmp_path), tmp_path)
     print(_report("pyrunc", run))
-    assert not run.failed, _report("pyrunc", run)
+    unexpected = {t: d for t, d in run.failed.items() if t not in PYRUNC_KNOWN_DEVIATIONS}
+    assert not unexpected, _report("pyrunc", run)
+    assert len(run.passed) > 100, f"too few checks passed: {run.summary}"

@@ -25,8 +25,9 @@
 
 static int late_fd[16], nlate, late_next; /* OP_CGROUP_JOIN_LATE */
 static int fifo_fd = -1, reply_fd = -1;
-static char *hook_state;       /* state JSON received from pyrunc with "go" */
-static size_t hook_state_len;
+/* state JSON received from pyrunc with "go": "go\n<for createContainer>\0<for startContainer>" */
+static char *hook_state, *hook_state_start;
+static size_t hook_state_len, hook_state_start_len;
 
 static void write_id_map(pid_t pid, const char *file, const char *map, int use_helper)
 {
@@ -119,6 +120,14 @@ static void hooks_sync(void)
 	/* "go\n<state json>" */
 	hook_state = buf[2] ? buf + 3 : buf + 2;
 	hook_state_len = n > 3 ? (size_t)n - 3 : 0;
+	hook_state_start = hook_state;
+	hook_state_start_len = hook_state_len;
+	char *sep = memchr(hook_state, 0, hook_state_len);
+	if (sep) {
+		hook_state_start = sep + 1;
+		hook_state_start_len = hook_state_len - (size_t)(sep + 1 - hook_state);
+		hook_state_len = (size_t)(sep - hook_state);
+	}
 }
 
 /* The start gate: two fifos in the state dir, opened read-write (which
@@ -129,13 +138,12 @@ static void hooks_sync(void)
  * the identity switch, so non-root users and strict seccomp profiles pass. */
 static void fifo_open(const char *gate, const char *reply)
 {
-	cur_step = "exec fifo";
-	fifo_fd = open(gate, O_RDWR | O_CLOEXEC);
-	if (fifo_fd < 0)
-		fail(errno, "opening %s", gate);
-	reply_fd = open(reply, O_RDWR | O_CLOEXEC);
-	if (reply_fd < 0)
-		fail(errno, "opening %s", reply);
+	/* pyrunc opened both read-write and handed them over: no path to
+	 * reach, whatever the modes of the state directories. */
+	fifo_fd = (int)num(gate);
+	reply_fd = (int)num(reply);
+	fcntl(fifo_fd, F_SETFD, FD_CLOEXEC);
+	fcntl(reply_fd, F_SETFD, FD_CLOEXEC);
 }
 
 static void fifo_wait(void)
@@ -205,7 +213,10 @@ static void run_child(struct plan *p, int start)
 			hooks_sync();
 			break;
 		case OP_HOOK:
-			op_hook(r, hook_state, hook_state_len);
+			if (!strcmp(r->arg[0], "startContainer"))
+				op_hook(r, hook_state_start, hook_state_start_len);
+			else
+				op_hook(r, hook_state, hook_state_len);
 			break;
 		case OP_PIVOT:
 			op_pivot((int)num(a[0]));

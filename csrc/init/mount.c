@@ -318,8 +318,16 @@ void op_mknod(struct rec *r)
 	char dirpath[64], full[PATH_MAX + 64];
 	fdpath(dirpath, sizeof(dirpath), parent);
 	snprintf(full, sizeof(full), "%s/%s", dirpath, base);
-	if (mknod(full, type | mode, makedev(num(a[2]), num(a[3]))) < 0 && errno != EEXIST)
-		fail(errno, "mknod");
+	if (mknod(full, type | mode, makedev(num(a[2]), num(a[3]))) < 0) {
+		struct stat st;
+		if (errno != EEXIST)
+			fail(errno, "mknod");
+		/* something is already there: fine only if it is this very device */
+		if (lstat(full, &st) < 0)
+			fail(errno, "stat");
+		if ((st.st_mode & S_IFMT) != type || (type != S_IFIFO && st.st_rdev != makedev(num(a[2]), num(a[3]))))
+			fail(EEXIST, "a different file already exists at the device path");
+	}
 	if (chmod(full, mode) < 0 || lchown(full, (uid_t)num(a[5]), (gid_t)num(a[6])) < 0)
 		fail(errno, "setting owner and mode");
 	close(parent);

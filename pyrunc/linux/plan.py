@@ -54,7 +54,8 @@ class PlanContext:
     config: dict
     bundle: str
     container_id: str
-    fifo_path: str | None = None  # None: no start gate (exec, run without a gate)
+    fifo_fds: tuple[int, int] | None = None  # exec.fifo, exec.reply opened O_RDWR; None: no start gate
+    caller_umask: int = 0o022  # process.user.umask unset: keep the caller's
     cgroup_procs: list[str] = field(default_factory=list)
     cgroup_mounts: list[CgroupMount] = field(default_factory=list)
     console_fd: int | None = None
@@ -299,6 +300,10 @@ def build_plan(ctx: PlanContext) -> Plan:
     linux = config.get("linux") or {}
     nss = _namespaces(linux)
     plan = Plan()
+    if linux.get("netDevices"):
+        raise UnsupportedError("linux.netDevices (moving host network devices into the container)")
+    if linux.get("intelRdt"):
+        raise UnsupportedError("linux.intelRdt (Intel RDT resctrl groups)")
 
     # --- launcher: cgroup, joined namespaces, clone
     flags = _launcher(plan, ctx, nss, linux, process)
@@ -335,11 +340,14 @@ def build_plan(ctx: PlanContext) -> Plan:
         plan.add(o.OP_HOOKS_SYNC)
     for h in hooks.get("createContainer") or []:
         plan.add(*_hook_args("createContainer", h))
-    if ctx.fifo_path:
-        plan.add(o.OP_FIFO_OPEN, ctx.fifo_path, ctx.fifo_path[: -len('.fifo')] + '.reply')
+    if ctx.fifo_fds:
+        plan.add(o.OP_FIFO_OPEN, ctx.fifo_fds[0], ctx.fifo_fds[1])
 
     # --- the new root
     plan.add(o.OP_PIVOT, int(ctx.no_pivot))
+    if "mount" in nss and linux.get("rootfsPropagation"):
+        # the bound rootfs inherited its source's propagation: give "/" the requested one
+        plan.add(o.OP_ROOT_PROPAGATION, propagation_flags(linux["rootfsPropagation"]))
     if process.get("terminal") and ctx.console_fd is not None:
         size = process.get("consoleSize") or {}
         plan.add(o.OP_CONSOLE, ctx.console_fd, size.get("height", 0), size.get("width", 0), 1)
@@ -366,7 +374,7 @@ def build_plan(ctx: PlanContext) -> Plan:
     if nnp:
         plan.add(o.OP_NO_NEW_PRIVS)
     user = process.get("user") or {}
-    plan.add(o.OP_UMASK, f"{user.get('umask', 0o022):o}")
+    plan.add(o.OP_UMASK, f"{user.get('umask', ctx.caller_umask):o}")
     plan.add(o.OP_CWD, process.get("cwd") or "/")
     args = process.get("args") or []
     if not args:
@@ -378,12 +386,10 @@ def build_plan(ctx: PlanContext) -> Plan:
         # listener fd travels over it.
         plan.add(*seccomp_op)
     plan.add(o.OP_READY)
-    if ctx.fifo_path:
+    if ctx.fifo_fds:
         plan.add(o.OP_FIFO_WAIT)
     for h in hooks.get("startContainer") or []:
         plan.add(*_hook_args("startContainer", h))
-    if ctx.fifo_path:
-        plan.add(o.OP_FIFO_RELEASE)
     aff = process.get("execCPUAffinity") or {}
     if aff.get("final"):
         from pyrunc.linux.process_attrs import mask_to_id_list, resolve_exec_cpu_affinity
@@ -391,6 +397,8 @@ def build_plan(ctx: PlanContext) -> Plan:
         a = resolve_exec_cpu_affinity(aff)
         if a and a.final:
             plan.add(o.OP_CPU_AFFINITY, mask_to_id_list(a.final))
+    if ctx.fifo_fds:
+        plan.add(o.OP_FIFO_RELEASE)
     plan.add(o.OP_CLOSE_FDS, 3 + ctx.preserve_fds)
     if _env_value(env, "HOME") is None:
         env.append(f"HOME={'/root' if user.get('uid', 0) == 0 else '/'}")

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def ctx(config=None, **kw) -> PlanContext:
     c = config or default_spec()
     c["process"]["terminal"] = False
-    return PlanContext(config=c, bundle="/b", container_id="c1", fifo_path="/run/x/c1/exec.fifo",
+    return PlanContext(config=c, bundle="/b", container_id="c1", fifo_fds=(7, 8),
                        probe=lambda p: "dir", host_has_kcore=False, **kw)
 
 
