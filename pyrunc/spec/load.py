@@ -80,20 +80,20 @@ def schema_errors(exc: ValidationError) -> list[tuple[str, str]]:
     return [(json_path(tuple(e["loc"])), _describe(dict(e))) for e in exc.errors()]
 
 
-def _validate(
-    model: type[BaseModel], data: Any, what: str, prefix: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    from pydantic import ValidationError
+def _validate(kind: str, data: Any, what: str, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Validate with the compiled form of the models (pyrunc.spec.compiled):
+    the same verdicts and output as `Model.model_validate(data).model_dump(
+    by_alias=True, exclude_unset=True)`, without importing pydantic."""
+    from pyrunc.spec import compiled
 
     if not isinstance(data, dict):
         raise ConfigError(what, f"must be a JSON object, got {type(data).__name__}")
-    try:
-        obj = model.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
+    out, errors = compiled.validate(kind, data)
+    if out is None:
+        error = errors[0]
         field = json_path(prefix + tuple(error["loc"]))
         raise ConfigError(field or what, _describe(dict(error))) from None
-    return obj.model_dump(by_alias=True, exclude_unset=True)
+    return out
 
 
 def config_path(bundle: str) -> str:
@@ -111,11 +111,9 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 def load_config(bundle: str, *, check: bool = True) -> dict[str, Any]:
     """Read, schema-validate and (with check) run the create-time checks on
     `<bundle>/config.json`.  Returns the validated document as a plain dict."""
-    from pyrunc.spec.model import Spec
-
     bundle = os.path.abspath(bundle)
     data = read_json(config_path(bundle), "config")
-    config = _validate(Spec, data, "config")
+    config = _validate("SPEC", data, "config")
     if check:
         from pyrunc.spec import semantic
 
@@ -125,9 +123,7 @@ def load_config(bundle: str, *, check: bool = True) -> dict[str, Any]:
 
 def load_process(path: str, *, check: bool = True) -> dict[str, Any]:
     """Read and validate a process object (`exec --process FILE`)."""
-    from pyrunc.spec.model import Process
-
-    process = _validate(Process, read_json(path, "process"), "process", ("process",))
+    process = _validate("PROCESS", read_json(path, "process"), "process", ("process",))
     if check:
         from pyrunc.spec import semantic
 

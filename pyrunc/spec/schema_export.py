@@ -108,13 +108,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the files are stale")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="output directory")
     args = parser.parse_args(argv)
+    from pyrunc.spec import compiled
+
     if args.check:
         stale = stale_files(args.dir)
+        if not compiled.is_fresh():
+            stale.append(compiled.GENERATED)
         for path in stale:
             print(f"{path}: stale, run python3 -m pyrunc.spec.schema_export", file=sys.stderr)
         return 1 if stale else 0
     for path in write_all(args.dir):
         print(path)
+    compiled.write()  # the create path's validator, compiled from the same models
+    print(compiled.GENERATED)
     return 0
 
 

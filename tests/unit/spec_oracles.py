@@ -56,10 +56,27 @@ def model_ok(kind: str, doc: Any) -> bool:
     return True
 
 
+def compiled_ok(kind: str, doc: Any) -> bool:
+    """The create path's validator (pyrunc.spec.compiled); for state and
+    features, which have no compiled form, the model's verdict."""
+    if kind != "config":
+        return model_ok(kind, doc)
+    from pyrunc.spec import compiled
+
+    if not isinstance(doc, dict):
+        return False
+    out, _ = compiled.validate("SPEC", doc)
+    if out is not None:
+        # and the very dict the model would give
+        assert out == Spec.model_validate(doc).model_dump(by_alias=True, exclude_unset=True)
+    return out is not None
+
+
 def verdicts(kind: str, doc: Any) -> dict[str, bool]:
-    """True = valid, for each of the three validators."""
+    """True = valid, for each validator."""
     return {
         "model": model_ok(kind, doc),
+        "compiled": compiled_ok(kind, doc),
         "generated schema": generated_validator(kind).is_valid(doc),
         "official schema": official_validator(kind).is_valid(doc),
     }

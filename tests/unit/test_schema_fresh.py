@@ -20,6 +20,12 @@ def test_committed_schemas_are_fresh() -> None:
     assert stale_files() == [], f"oci-spec/ is stale: run `{FIX}` and commit the result"
 
 
+def test_compiled_validator_is_fresh() -> None:
+    from pyrunc.spec import compiled
+
+    assert compiled.is_fresh(), f"pyrunc/spec/_compiled_schema.py is stale: run `{FIX}` and commit it"
+
+
 def test_schemas_are_draft4_and_complete() -> None:
     for name in DOCUMENTS:
         schema = json.loads((DEFAULT_DIR / name).read_text())

@@ -225,5 +225,5 @@ EDGES: list[tuple[str, Any, bool]] = [
 def test_edges(doc: Any, expected: bool) -> None:
     kind = "state" if isinstance(doc, dict) and "status" in doc else "config"
     assert verdicts(kind, doc) == {
-        "model": expected, "generated schema": expected, "official schema": expected
+        "model": expected, "compiled": expected, "generated schema": expected, "official schema": expected
     }  # fmt: skip
