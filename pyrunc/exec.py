@@ -88,8 +88,9 @@ def process_from_flags(base: dict[str, Any], o: ProcessOverrides) -> dict[str, A
                 caps.setdefault(kind, [])
                 if c not in caps[kind]:
                     caps[kind].append(c)
-            # ambient needs inheritable: only when the spec has some (runc)
-            if caps.get("inheritable") and c not in caps.setdefault("ambient", []):
+            # ambient needs the cap in inheritable: --cap never adds to
+            # inheritable (CVE-2022-29162), so only caps already there
+            if c in (caps.get("inheritable") or []) and c not in caps.setdefault("ambient", []):
                 caps["ambient"].append(c)
     return p
 
