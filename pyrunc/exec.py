@@ -190,10 +190,14 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
         if freezer:
             cgroup_procs.sort(key=lambda f: f.startswith(freezer.rstrip("/") + "/"))
 
-    if not opts.detach and opts.subreaper:
-        import prctl
+    forwarder = None
+    if not opts.detach:
+        if opts.subreaper:
+            import prctl
 
-        prctl.set_child_subreaper(1)
+            prctl.set_child_subreaper(1)
+        forwarder = SignalForwarder()
+        forwarder.install()
 
     console_fd: int | None = None
     ours = None
@@ -234,8 +238,9 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
     pid = result.pid
     if opts.pid_file:
         write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
-    if opts.detach:
+    if forwarder is None:
         return 0
+    forwarder.target(pid)
 
     proxy = None
     if ours is not None:
@@ -254,24 +259,47 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
             proxy.finish()
 
 
-def wait_foreground(pid: int, forward: bool = True) -> int:
-    """Forward signals to `pid` and reap children (we are their subreaper)
-    until it exits; its exit status."""
-    from pyrunc.runner import exit_status
+class SignalForwarder:
+    """Catches the signals pyrunc should pass on from before the process
+    exists (so none is lost while it starts) and forwards them once its pid
+    is known."""
 
-    def fwd(signum: int, _frame) -> None:
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
+    def __init__(self) -> None:
+        self.pid = 0
+        self.pending: list[int] = []
 
-    if forward:
+    def install(self) -> None:
         for s in signal.valid_signals():
             if s not in _NOT_FORWARDED:
                 try:
-                    signal.signal(s, fwd)
+                    signal.signal(s, self._on_signal)
                 except (OSError, ValueError):
                     pass
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        if self.pid:
+            self._send(signum)
+        else:
+            self.pending.append(signum)
+
+    def _send(self, signum: int) -> None:
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def target(self, pid: int) -> None:
+        self.pid = pid
+        pending, self.pending = self.pending, []
+        for s in pending:
+            self._send(s)
+
+
+def wait_foreground(pid: int) -> int:
+    """Reap children (we are their subreaper) until `pid` exits; its exit
+    status (128+N after signal N)."""
+    from pyrunc.runner import exit_status
+
     while True:
         try:
             wpid, status = os.waitpid(-1, 0)

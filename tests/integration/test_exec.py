@@ -254,3 +254,35 @@ def test_exec_into_a_sub_cgroup(pyrunc, running, tmp_path):
                     pass
             time.sleep(0.02)
         os.rmdir(sub)
+
+
+def test_exec_stdin_is_passed_through(pyrunc, running):
+    import subprocess
+
+    from tests.conftest import PYRUNC
+
+    cid, _, _ = running()
+    p = subprocess.run([*PYRUNC, "--root", str(pyrunc.root), "exec", cid, "sh", "-c", "tr a-z A-Z"],
+                       input="piped in\n", capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout == "PIPED IN\n"
+
+
+def test_foreground_exec_forwards_signals(pyrunc, running):
+    import subprocess
+
+    from tests.conftest import PYRUNC
+
+    cid, _, _ = running()
+    p = subprocess.Popen([*PYRUNC, "--root", str(pyrunc.root), "exec", cid, "sh", "-c",
+                          "trap 'echo got-term; exit 42' TERM; echo ready; while true; do sleep 0.05; done"],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 42
+        assert p.stdout.read() == "got-term\n"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
