@@ -33,7 +33,8 @@ def run(store: Store, cid: str, opts: CreateOptions, detach: bool = False, keep:
         # No console socket: the pty comes back to us and we proxy it.
         from pyrunc.console import console_pair
 
-        console, opts.console_fd = console_pair()
+        console, theirs = console_pair()
+        opts.console_fd = theirs
     try:
         container = create(store, cid, opts)
     except BaseException:
@@ -42,7 +43,7 @@ def run(store: Store, cid: str, opts: CreateOptions, detach: bool = False, keep:
         raise
     finally:
         if console is not None:
-            os.close(opts.console_fd)
+            os.close(theirs)
             opts.console_fd = None
     proxy = None
     try:
