@@ -155,6 +155,10 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     linux = config.get("linux") or {}
     process = config.get("process") or {}
     mgr = cgroups.manager_for(linux.get("cgroupsPath"), cid, rootless=opts.rootless, systemd=opts.systemd_cgroup)
+    # Recorded before it exists: a create killed from here on leaves a
+    # "creating" container that `delete --force` can find and clean.
+    store.write_state(cid, {"ociVersion": config.get("ociVersion", "1.3.0"), "id": cid, "pid": 0,
+                            "bundle": bundle, "created": _now(), "owner": _owner(), "cgroup": mgr.to_dict()})
     mgr.create()
     made["cgroup"] = mgr
     resources = linux.get("resources")
