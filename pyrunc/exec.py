@@ -253,6 +253,8 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
         proxy = Proxy(master)
         proxy.start()
     try:
+        from pyrunc.runner import wait_foreground
+
         return wait_foreground(pid)
     finally:
         if proxy is not None:
@@ -293,20 +295,3 @@ class SignalForwarder:
         pending, self.pending = self.pending, []
         for s in pending:
             self._send(s)
-
-
-def wait_foreground(pid: int) -> int:
-    """Reap children (we are their subreaper) until `pid` exits; its exit
-    status (128+N after signal N)."""
-    from pyrunc.runner import exit_status
-
-    while True:
-        try:
-            wpid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            from pyrunc.container import wait_gone
-
-            wait_gone(pid, None, timeout=1e9)
-            return 0
-        if wpid == pid:
-            return exit_status(status)

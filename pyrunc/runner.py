@@ -93,14 +93,15 @@ def _foreground(container: Container, keep: bool) -> int:
                 signal.signal(s, forward)
             except (OSError, ValueError):
                 pass
-    status = _wait_for(pid)
+    status = wait_foreground(pid)
     if not keep:
         container.delete(force=True)
     return status
 
 
-def _wait_for(pid: int) -> int:
-    """Reap children (we are a subreaper) until the init exits."""
+def wait_foreground(pid: int) -> int:
+    """Reap children (we are their subreaper) until `pid` exits; its exit
+    status (128+N after signal N).  Used by run and foreground exec."""
     while True:
         try:
             wpid, status = os.waitpid(-1, 0)
