@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pyrunc.errors import NotRunning, StateError
+from pyrunc.errors import CgroupError, NotRunning, StateError
 
 
 def _load(root: str, cid: str):
@@ -16,19 +16,26 @@ def _load(root: str, cid: str):
     return store, Container.load(store, cid)
 
 
+def _cgroup(c):
+    mgr = _cgroup(c)
+    if mgr is None:
+        raise CgroupError(c.id, "container has no cgroup recorded in its state")
+    return mgr
+
+
 def pause(root: str, cid: str) -> None:
     _store, c = _load(root, cid)
     status = c.status()
     if status != "running":
         raise NotRunning(cid, "container not running" if status != "paused" else "container already paused")
-    c.cgroup().freeze()
+    _cgroup(c).freeze()
 
 
 def resume(root: str, cid: str) -> None:
     _store, c = _load(root, cid)
     if c.status() != "paused":
         raise StateError(cid, "container not paused")
-    c.cgroup().thaw()
+    _cgroup(c).thaw()
 
 
 def update(root: str, cid: str, delta: dict) -> dict:
@@ -40,7 +47,7 @@ def update(root: str, cid: str, delta: dict) -> dict:
         raise NotRunning(cid, "container not running")
     with store.lock(cid):
         state = store.read_state(cid)
-        mgr = c.cgroup()
+        mgr = _cgroup(c)
         merged = apply_update(mgr, delta)
         state["cgroup"] = mgr.to_dict()
         store.write_state(cid, state)
@@ -53,7 +60,7 @@ def events(root: str, cid: str, stats_only: bool, interval: float, emit: Callabl
     _store, c = _load(root, cid)
     if c.status() == "stopped":
         raise NotRunning(cid, f"container with id {cid} is not running")
-    mgr = c.cgroup()
+    mgr = _cgroup(c)
     if stats_only:
         emit(ev.stats_event(cid, mgr))
         return
@@ -71,7 +78,7 @@ def ps(root: str, cid: str, fmt: str, ps_args: list[str]) -> str:
     from pyrunc.cgroups import ps as psmod
 
     _store, c = _load(root, cid)
-    pids = c.cgroup().pids()
+    pids = _cgroup(c).pids()
     if fmt == "json":
         return psmod.pids_json(pids) + "\n"
     return psmod.ps_table(pids, ps_args)

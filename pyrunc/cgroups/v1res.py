@@ -3,14 +3,12 @@ linux.resources dict (file names, value formats and write orders as runc)."""
 from __future__ import annotations
 
 import errno
-import logging
 import os
 
 from pyrunc.cgroups import fsutil
 from pyrunc.cgroups.devices import Emulated
 from pyrunc.errors import CgroupError, ConfigError
 
-log = logging.getLogger("pyrunc.cgroups")
 
 
 def _einval(e: CgroupError) -> bool:
@@ -30,7 +28,9 @@ def set_memory(d: str, r: dict) -> None:
     if not m:
         return
     if m.get("kernel") is not None or m.get("kernelTCP") is not None:
-        log.warning("Kernel memory settings are ignored and will be removed")
+        from pyrunc import log
+
+        log.warn("Kernel memory settings are ignored and will be removed")
     limit = m.get("limit") or 0
     swap = m.get("swap") or 0
     if limit == -1 and swap == 0 and fsutil.exists(d, "memory.memsw.limit_in_bytes"):

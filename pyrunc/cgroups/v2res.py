@@ -4,13 +4,11 @@ by the v1 driver for controllers that live in the unified hierarchy of a
 hybrid host (hugetlb here)."""
 from __future__ import annotations
 
-import logging
 import os
 
 from pyrunc.cgroups import convert, fsutil
 from pyrunc.errors import CgroupError, ConfigError, UnsupportedError
 
-log = logging.getLogger("pyrunc.cgroups")
 
 
 def _num(v: int | None) -> str:
@@ -34,7 +32,9 @@ def set_memory(d: str, r: dict) -> None:
     if not m:
         return
     if m.get("kernel") is not None or m.get("kernelTCP") is not None:
-        log.warning("Kernel memory settings are ignored and will be removed")
+        from pyrunc import log
+
+        log.warn("Kernel memory settings are ignored and will be removed")
     if m.get("swappiness") not in (None, -1):
         raise UnsupportedError("linux.resources.memory.swappiness on cgroup v2")
     if m.get("disableOOMKiller"):
