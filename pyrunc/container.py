@@ -80,14 +80,23 @@ class Container:
             return STOPPED
         if os.path.exists(self.store.path(self.id, FIFO_FILE)):
             return CREATED
-        cg = self.cgroup()
-        if cg is not None:
+        return PAUSED if self.frozen() else RUNNING
+
+    def frozen(self) -> bool:
+        """The freezer says frozen.  Read straight from the file recorded at
+        create, so `state` and `list` need not load the cgroup drivers."""
+        path = self.state.get("freezer_file")
+        if path:
             try:
-                if cg.frozen():
-                    return PAUSED
+                with open(path) as f:
+                    return f.read().strip() in ("FROZEN", "FREEZING", "1")
             except OSError:
-                pass
-        return RUNNING
+                return False
+        cg = self.cgroup()
+        try:
+            return cg is not None and cg.frozen()
+        except OSError:
+            return False
 
     def state_json(self, status: str | None = None) -> dict[str, Any]:
         """The runtime-spec state document."""

@@ -66,6 +66,15 @@ def cgroup_mounts(mgr, layout) -> list:
     return out
 
 
+def _freezer_file(mgr) -> str | None:
+    """The file whose content says frozen: v1 freezer.state, v2 cgroup.freeze."""
+    d = getattr(mgr, "dir", None)
+    if d:
+        return os.path.join(d, "cgroup.freeze")
+    d = getattr(mgr, "paths", {}).get("freezer")
+    return os.path.join(d, "freezer.state") if d else None
+
+
 def _make_gate(store: Store, cid: str, lowest_fd: int) -> tuple[int, int]:
     """exec.fifo and exec.reply, opened read-write for the init (above the
     preserved fds, so they never land on one)."""
@@ -212,6 +221,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         "owner": _owner(),
         "annotations": config.get("annotations") or {},
         "cgroup": mgr.to_dict(),
+        "freezer_file": _freezer_file(mgr),
         "hooks": config.get("hooks") or {},
         "rootless": opts.rootless,
     }

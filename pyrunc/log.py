@@ -2,7 +2,6 @@
 shows the msg of the last "error" line to its user)."""
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import sys
@@ -15,6 +14,8 @@ class Logger:
         self.debug_enabled = debug
 
     def _write(self, level: str, msg: str) -> None:
+        import datetime
+
         now = datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat()
         if self.fmt == "json":
             line = json.dumps({"level": level, "msg": msg, "time": now})

@@ -7,7 +7,6 @@ import fcntl
 import json
 import os
 import re
-import shutil
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -72,6 +71,8 @@ class Store:
         return d
 
     def remove(self, cid: str) -> None:
+        import shutil
+
         shutil.rmtree(self.path(cid), ignore_errors=True)
 
     def list_ids(self) -> list[str]:
