@@ -162,3 +162,28 @@ def runc(tmp_path: Path):
 def mounts_mentioning(text: str) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [l for l in f if text in l]
+
+
+def _leftovers(basetemp: str) -> list[str]:
+    """Mounts under the test temp dirs and cgroups named like test containers."""
+    found = [f"mount: {l.split()[4]}" for l in mounts_mentioning(basetemp)]
+    for base, dirs, _ in os.walk("/sys/fs/cgroup"):
+        for d in dirs:
+            if d.startswith("t-") and len(d) == 12:
+                found.append(f"cgroup: {os.path.join(base, d)}")
+        if base.count("/") > 6:
+            dirs[:] = []
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The whole suite leaves no mounts or cgroups behind, even when tests fail."""
+    if os.geteuid() != 0:
+        return
+    basetemp = str(session.config._tmp_path_factory.getbasetemp()) if hasattr(session.config, "_tmp_path_factory") else ""
+    if not basetemp:
+        return
+    left = _leftovers(basetemp)
+    if left:
+        sys.stderr.write("\nthe test suite left these behind:\n  " + "\n  ".join(left) + "\n")
+        session.exitstatus = 1
