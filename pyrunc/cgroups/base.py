@@ -100,12 +100,16 @@ class Manager(ABC):
 
     def kill_all(self, sig: int = _signal.SIGKILL) -> None:
         """Signal every process: freeze, signal each pid, thaw (like runc),
-        so nothing forks while we iterate."""
-        try:
-            self.freeze()
-            froze = True
-        except CgroupError:
-            froze = False
+        so nothing forks while we iterate. A paused container stays paused
+        unless the signal is SIGKILL (frozen tasks die only once thawed)."""
+        was_frozen = self.frozen()
+        froze = False
+        if not was_frozen:
+            try:
+                self.freeze()
+                froze = True
+            except CgroupError:
+                froze = False
         try:
             for pid in self.pids():
                 try:
@@ -113,7 +117,7 @@ class Manager(ABC):
                 except ProcessLookupError:
                     pass
         finally:
-            if froze:
+            if froze or (was_frozen and sig == _signal.SIGKILL):
                 self.thaw()
 
     def oom_kill_count(self) -> int | None:

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import os
 
-from pyrunc.cgroups import freezer, fsutil, stats, v1res, v2res
+from pyrunc.cgroups import freezer, fsutil
 from pyrunc.cgroups.base import Manager, walk_pids
-from pyrunc.cgroups.devices import emulate, rules_for
 from pyrunc.errors import CgroupError, ConfigError
 
-# Controllers whose limits we write, in runc's order.
-_SETTERS = (
-    ("cpuset", v1res.set_cpuset),
-    ("memory", v1res.set_memory),
-    ("cpu", v1res.set_cpu),
-    ("pids", v1res.set_pids),
-    ("blkio", v1res.set_blkio),
-    ("hugetlb", v1res.set_hugetlb),
-    ("net_cls", v1res.set_net_cls),
-    ("net_prio", v1res.set_net_prio),
-)
+# Controllers whose limits we write, in runc's order (writers in v1res,
+# loaded on first use so that state/list stay cheap).
+_SETTERS = ("cpuset", "memory", "cpu", "pids", "blkio", "hugetlb", "net_cls", "net_prio")
 
 
 class V1Manager(Manager):
@@ -66,6 +57,8 @@ class V1Manager(Manager):
 
     # -- lifecycle ------------------------------------------------------
     def create(self) -> None:
+        from pyrunc.cgroups import v2res
+
         for ctrl, d in list(self.paths.items()):
             try:
                 created = fsutil.mkdir_p(d)
@@ -101,10 +94,14 @@ class V1Manager(Manager):
         return [os.path.join(d, "cgroup.procs") for d in self._dirs()]
 
     def set(self, resources: dict, *, devices: bool = True, spec_device_paths: list[str] | None = None) -> None:
+        from pyrunc.cgroups import v1res, v2res
+        from pyrunc.cgroups.devices import emulate, rules_for
+
         r = resources or {}
         if r.get("unified"):
             raise ConfigError("linux.resources.unified", "invalid configuration: cannot use unified on cgroup v1")
-        for ctrl, fn in _SETTERS:
+        for ctrl in _SETTERS:
+            fn = getattr(v1res, f"set_{ctrl}")
             d = self.paths.get(ctrl)
             if d is None:
                 if ctrl == "hugetlb" and self.unified and v1res.wants("hugetlb", r) and self._unified_has("hugetlb"):
@@ -151,6 +148,8 @@ class V1Manager(Manager):
         return walk_pids(d) if d else []
 
     def stats(self) -> dict:
+        from pyrunc.cgroups import stats
+
         return stats.v1_stats(self.paths, self.unified if self._unified_has("hugetlb") else None)
 
     def oom_kill_count(self) -> int | None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 import os
 import signal as _signal
 
-from pyrunc.cgroups import ebpf, freezer, fsutil, stats, v2res
+from pyrunc.cgroups import freezer, fsutil
 from pyrunc.cgroups.base import Manager, walk_pids
-from pyrunc.cgroups.devices import emulate, rules_for
 from pyrunc.errors import CgroupError
+
+# The writers, the device program and stats load on first use: state/list
+# only need frozen() and must stay cheap.
 
 
 class V2Manager(Manager):
@@ -25,6 +27,8 @@ class V2Manager(Manager):
         return os.path.isdir(self.dir)
 
     def create(self) -> None:
+        from pyrunc.cgroups import v2res
+
         try:
             fsutil.mkdir_p(self.dir)
         except CgroupError:
@@ -37,6 +41,9 @@ class V2Manager(Manager):
         return [os.path.join(self.dir, "cgroup.procs")]
 
     def set(self, resources: dict, *, devices: bool = True, spec_device_paths: list[str] | None = None) -> None:
+        from pyrunc.cgroups import ebpf, v2res
+        from pyrunc.cgroups.devices import emulate, rules_for
+
         r = resources or {}
         d = self.dir
         v2res.check_network(r)
@@ -62,6 +69,8 @@ class V2Manager(Manager):
         return walk_pids(self.dir)
 
     def stats(self) -> dict:
+        from pyrunc.cgroups import stats
+
         return stats.v2_stats(self.dir)
 
     def freeze(self) -> None:

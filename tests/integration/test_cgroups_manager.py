@@ -320,6 +320,17 @@ def test_kill_all_other_signal(cg: Manager, procs: Procs) -> None:
     assert p.returncode in (7, -signal.SIGUSR1)
 
 
+def test_kill_all_keeps_a_paused_cgroup_paused(cg: Manager, procs: Procs) -> None:
+    p = procs.start_in(cg, "exec sleep 1000")
+    cg.freeze()
+    cg.kill_all(signal.SIGTERM)
+    assert cg.frozen()
+    assert p.poll() is None
+    cg.thaw()
+    p.wait(timeout=30)
+    assert p.returncode == -signal.SIGTERM
+
+
 def test_destroy_waits_and_leaves_nothing(cg: Manager, procs: Procs) -> None:
     p = procs.start_in(cg, "exec sleep 1000")
     with pytest.raises(CgroupError):
