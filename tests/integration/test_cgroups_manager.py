@@ -470,3 +470,79 @@ def test_from_dict_round_trip(cg: Manager, procs: Procs) -> None:
     assert cg.frozen()
     m.thaw()
     assert not cg.frozen()
+
+
+def test_cpu_burst_idle_and_realtime(cg: Manager, procs: Procs) -> None:
+    procs.start_in(cg, "exec sleep 1000")
+    d = cg.paths["cpu"] if cg.driver == "fs1" else cg.dir
+    cpu: dict = {"quota": 50000, "period": 100000}
+    if fsutil.exists(d, "cpu.cfs_burst_us") or fsutil.exists(d, "cpu.max.burst"):
+        cpu["burst"] = 20000
+    if fsutil.exists(d, "cpu.idle"):
+        cpu["idle"] = 1
+    rt = cg.driver == "fs1" and fsutil.exists(d, "cpu.rt_runtime_us")
+    if rt:
+        cpu.update({"realtimePeriod": 1000000, "realtimeRuntime": 10000})
+    cg.set({"cpu": cpu})
+    if cg.driver == "fs1":
+        if "burst" in cpu:
+            assert _rf(d, "cpu.cfs_burst_us") == "20000"
+        if rt:
+            assert _rf(d, "cpu.rt_period_us") == "1000000"
+            assert _rf(d, "cpu.rt_runtime_us") == "10000"
+    else:
+        assert _rf(d, "cpu.max") == "50000 100000"
+        if "burst" in cpu:
+            assert _rf(d, "cpu.max.burst") == "20000"
+        from pyrunc.errors import UnsupportedError
+
+        with pytest.raises(UnsupportedError, match="realtime"):
+            cg.set({"cpu": {"realtimeRuntime": 1000}})
+    if "idle" in cpu:
+        assert _rf(d, "cpu.idle") == "1"
+
+
+def test_controllers_missing_or_v1_only_are_errors(cg: Manager) -> None:
+    from pyrunc.errors import UnsupportedError
+
+    net = {"network": {"classID": 0x100001, "priorities": [{"name": "lo", "priority": 3}]}}
+    if cg.driver == "fs2":
+        with pytest.raises(UnsupportedError, match="network"):
+            cg.set(net)
+        with pytest.raises(UnsupportedError, match="swappiness"):
+            cg.set({"memory": {"swappiness": 10}})
+        return
+    if "net_cls" in cg.paths:
+        cg.set(net)
+        assert _rf(cg.paths["net_cls"], "net_cls.classid") == str(0x100001)
+        assert "lo 3" in fsutil.read(cg.paths["net_prio"], "net_prio.ifpriomap")
+    else:
+        with pytest.raises(CgroupError, match="net_cls"):
+            cg.set(net)
+    if "rdma" not in cg.paths:
+        with pytest.raises(CgroupError, match="rdma"):
+            cg.set({"rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}}})
+
+
+def test_memory_extras_v1(cg: Manager) -> None:
+    if cg.driver != "fs1":
+        pytest.skip("v1 memory files")
+    d = cg.paths["memory"]
+    cg.set({"memory": {"limit": 64 << 20, "useHierarchy": True, "kernel": 1 << 20, "kernelTCP": 1 << 20}})
+    assert _rf(d, "memory.use_hierarchy") == "1"
+    # kernel memory is ignored (warning only): the kmem limit stays unlimited
+    assert int(_rf(d, "memory.kmem.limit_in_bytes")) > 1 << 40 if fsutil.exists(d, "memory.kmem.limit_in_bytes") else True
+    # -1 means unlimited for memory and (unset) swap
+    cg.set({"memory": {"limit": -1}})
+    assert int(_rf(d, "memory.limit_in_bytes")) > 1 << 40
+    if fsutil.exists(d, "memory.memsw.limit_in_bytes"):
+        assert int(_rf(d, "memory.memsw.limit_in_bytes")) > 1 << 40
+
+
+def test_check_before_update_refuses_limit_below_usage(cg: Manager, procs: Procs) -> None:
+    procs.start_in(cg, f"exec {sys.executable} -c 'import time; x = bytearray(40 << 20); x[::4096] = b\"y\" * len(x[::4096]); time.sleep(1000)'")
+    usage_file = ("memory", "memory.usage_in_bytes") if cg.driver == "fs1" else ("", "memory.current")
+    d = cg.paths["memory"] if cg.driver == "fs1" else cg.dir
+    _wait(lambda: int(_rf(d, usage_file[1])) > 30 << 20, "the process to use memory")
+    with pytest.raises(CgroupError, match="below current usage"):
+        cg.set({"memory": {"limit": 8 << 20, "checkBeforeUpdate": True}})
