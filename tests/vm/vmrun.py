@@ -128,24 +128,40 @@ def ensure_packages() -> None:
     missing = _missing()
     if not missing:
         return
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    # Other engineers/CI steps may hold the dpkg lock: wait for it.
+    cmd = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y",
+           "--no-install-recommends", *missing]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     if subprocess.run(cmd, env=env).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, check=True)
+        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "update"],
+                       env=env, check=True)
         subprocess.run(cmd, env=env, check=True)
     still = _missing()
     if still:
         raise VMError(f"packages still missing after apt-get: {' '.join(still)}")
 
 
-def python_bin_dir() -> str:
-    """Directory of the real python3 (not a pyenv shim) to put first in PATH."""
-    exe = sys.executable or shutil.which("python3") or "/usr/bin/python3"
-    return str(Path(exe).parent)
+def python_bin_dirs() -> list[str]:
+    """Directories of the real python3 interpreters (not pyenv shims) to put
+    first in the guest PATH: the one ``python3`` on the host PATH resolves to
+    (a shim is asked for its sys.executable), then the one running us."""
+    dirs: list[str] = []
+    found = shutil.which("python3")
+    if found:
+        try:
+            exe = subprocess.run([found, "-c", "import sys; print(sys.executable)"],
+                                 capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            exe = ""
+        if exe:
+            dirs.append(str(Path(exe).parent))
+    if sys.executable:
+        dirs.append(str(Path(sys.executable).parent))
+    return dirs
 
 
 def guest_path() -> str:
-    parts = [python_bin_dir(), "/root/.pyenv/shims", "/usr/local/sbin", "/usr/local/bin",
+    parts = [*python_bin_dirs(), "/root/.pyenv/shims", "/usr/local/sbin", "/usr/local/bin",
              "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
     seen: list[str] = []
     for p in parts:
