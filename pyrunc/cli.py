@@ -100,7 +100,9 @@ def _resolve_rootless(value: str) -> bool:
     if value == "false":
         return False
     # auto: an unprivileged caller, or root inside a user namespace we don't own
-    return os.geteuid() != 0
+    from pyrunc.rootless import detect
+
+    return detect()
 
 
 def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

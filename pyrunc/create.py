@@ -125,6 +125,10 @@ def create(store: Store, cid: str, opts: CreateOptions) -> Container:
     from pyrunc.linux.process_attrs import check_rlimits_against_caller, resolve_rlimits
 
     check_rlimits_against_caller(resolve_rlimits(process.get("rlimits")))
+    if opts.rootless:
+        from pyrunc.rootless import check_mappings
+
+        check_mappings(config.get("linux") or {})
 
     store.create_dir(cid)
     made: dict[str, Any] = {}

@@ -73,6 +73,12 @@ static void do_clone(struct rec *r)
 	cur_step = "clone";
 	if (pipe2(gate, O_CLOEXEC) < 0)
 		fail(errno, "pipe");
+	/* An unprivileged launcher writes (or lets newuidmap/newgidmap write)
+	 * the child's /proc files: a non-dumpable child's are owned by root.
+	 * The child is dumpable until it has its maps (it resets that itself). */
+	int unpriv = (flags & CLONE_NEWUSER) && geteuid() != 0;
+	if (unpriv)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	/* Fork-style clone: no new stack, the child returns here.  A new PID
 	 * namespace (or a joined one) takes effect for this child. */
 	pid_t pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
@@ -92,6 +98,8 @@ static void do_clone(struct rec *r)
 		return;
 	}
 	close(gate[0]);
+	if (unpriv)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (flags & CLONE_NEWUSER) {
 		cur_step = "user namespace mappings";
 		write_id_map(pid, "uid_map", uid_map, helper);

@@ -108,7 +108,9 @@ class V1Manager(Manager):
                     v2res.set_hugetlb(self.unified, r)
                     continue
                 if v1res.wants(ctrl, r):
-                    raise CgroupError(ctrl, f"cannot set {ctrl} limit: container could not join or create cgroup")
+                    why = (f" (rootless: the {ctrl} hierarchy is not delegated to uid {os.geteuid()})"
+                           if self.rootless else "")
+                    raise CgroupError(ctrl, f"cannot set {ctrl} limit: container could not join or create cgroup{why}")
                 continue
             try:
                 fn(d, r)

@@ -38,6 +38,8 @@ class V2Manager(Manager):
         v2res.enable_controllers(self.root, self.dir)
 
     def procs_files(self) -> list[str]:
+        if self.rootless and not self.exists():
+            return []  # not delegated: the container stays in the caller's cgroup
         return [os.path.join(self.dir, "cgroup.procs")]
 
     def set(self, resources: dict, *, devices: bool = True, spec_device_paths: list[str] | None = None) -> None:
@@ -46,6 +48,11 @@ class V2Manager(Manager):
 
         r = resources or {}
         d = self.dir
+        if self.rootless and not self.exists():
+            if any(r.get(k) for k in ("memory", "cpu", "pids", "blockIO", "hugepageLimits", "unified", "rdma")):
+                raise CgroupError(d, f"cannot set cgroup limits: container could not join or create cgroup "
+                                     f"(rootless: {self.root} is not delegated to uid {os.geteuid()})")
+            return
         v2res.check_network(r)
         v2res.set_pids(d, r)
         v2res.set_memory(d, r)

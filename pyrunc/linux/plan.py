@@ -309,9 +309,14 @@ def build_plan(ctx: PlanContext) -> Plan:
     flags = _launcher(plan, ctx, nss, linux, process)
     userns = "user" in nss
     new_userns = userns and not nss["user"].get("path")
-    setgroups = "deny" if ctx.rootless and new_userns else ""
+    # Rootless: newuidmap/newgidmap only when more than the caller's own ids
+    # are mapped; without them the kernel wants setgroups denied first.
+    from pyrunc.rootless import needs_mapping_tool
+
+    helper = ctx.rootless and new_userns and needs_mapping_tool(linux)
+    setgroups = "deny" if ctx.rootless and new_userns and not helper else ""
     plan.add(o.OP_CLONE, flags, _id_map(linux.get("uidMappings")) if new_userns else "",
-             _id_map(linux.get("gidMappings")) if new_userns else "", setgroups, int(ctx.rootless and new_userns))
+             _id_map(linux.get("gidMappings")) if new_userns else "", setgroups, int(helper))
 
     # --- container init, before the root changes
     plan.add(o.OP_SETSID)
