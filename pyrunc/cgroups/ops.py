@@ -17,7 +17,7 @@ def _load(root: str, cid: str):
 
 
 def _cgroup(c):
-    mgr = _cgroup(c)
+    mgr = c.cgroup()
     if mgr is None:
         raise CgroupError(c.id, "container has no cgroup recorded in its state")
     return mgr
