@@ -26,7 +26,7 @@ def _cgroup(c):
 def pause(root: str, cid: str) -> None:
     _store, c = _load(root, cid)
     status = c.status()
-    if status != "running":
+    if status not in ("running", "created"):  # runc pauses created containers too
         raise NotRunning(cid, "container not running" if status != "paused" else "container already paused")
     _cgroup(c).freeze()
 
