@@ -102,7 +102,7 @@ def mkdir_p(path: str) -> list[str]:
     return created
 
 
-def rmdir_tree(path: str, retries: int = 50, delay: float = 0.02) -> None:
+def rmdir_tree(path: str, retries: int = 250, delay: float = 0.02) -> None:
     """Remove a cgroup dir and its child cgroups (bottom up), retrying EBUSY
     while the last processes finish exiting."""
     if not os.path.isdir(path):
