@@ -89,14 +89,49 @@ def is_fresh() -> bool:
 # ---------------------------------------------------------------- run time
 
 
+def _core() -> Any:
+    """pydantic-core's compiled module.  Its package __init__ also imports the
+    typing-heavy `core_schema` module (~20 ms) that validation does not need,
+    so the extension is loaded on its own (and registered under its real name,
+    so a later `import pydantic_core` finds it); any surprise falls back to
+    the plain import."""
+    import sys
+
+    name = "pydantic_core._pydantic_core"
+    if name in sys.modules:
+        return sys.modules[name]
+    try:
+        import importlib.util
+
+        pkg = importlib.util.find_spec("pydantic_core")
+        if pkg is None or not pkg.submodule_search_locations:
+            raise ImportError("pydantic_core not found")
+        spec = None
+        import glob
+        import os
+
+        for d in pkg.submodule_search_locations:
+            for so in glob.glob(os.path.join(d, "_pydantic_core*.so")):
+                spec = importlib.util.spec_from_file_location(name, so)
+                break
+        if spec is None or spec.loader is None:
+            raise ImportError(name)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        sys.modules[name] = mod
+        return mod
+    except Exception:
+        import pydantic_core._pydantic_core as mod
+
+        return mod
+
+
 def validator(kind: str) -> tuple[Any, list[list[Any]]]:
     """(SchemaValidator, string map paths) for "SPEC" or "PROCESS"."""
     if kind not in _validators:
-        from pydantic_core import SchemaValidator
-
         from pyrunc.spec import _compiled_schema as c
 
-        _validators[kind] = (SchemaValidator(getattr(c, kind)), getattr(c, f"{kind}_STRING_MAPS"))
+        _validators[kind] = (_core().SchemaValidator(getattr(c, kind)), getattr(c, f"{kind}_STRING_MAPS"))
     return _validators[kind]
 
 
@@ -118,12 +153,10 @@ def _check_maps(doc: dict[str, Any], paths: list[list[Any]]) -> tuple[tuple[Any,
 
 def validate(kind: str, data: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """(validated dict, []) or (None, pydantic-style error dicts)."""
-    from pydantic_core import ValidationError
-
     v, maps = validator(kind)
     try:
         out = v.validate_python(data)
-    except ValidationError as exc:
+    except _core().ValidationError as exc:
         return None, list(exc.errors())
     bad = _check_maps(out, maps)
     if bad is not None:
