@@ -33,6 +33,16 @@ class CreateOptions:
     extra_pass_fds: tuple[int, ...] = field(default_factory=tuple)
 
 
+def _clock() -> float:
+    import time
+
+    return time.perf_counter()
+
+
+def _ms(t0: float) -> str:
+    return f"{(_clock() - t0) * 1000:.1f} ms"
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -112,7 +122,9 @@ def create(store: Store, cid: str, opts: CreateOptions) -> Container:
     from pyrunc.spec.load import load_config
 
     bundle = os.path.abspath(opts.bundle)
+    t0 = _clock()
     config = load_config(bundle)
+    log.get().debug(f"create {cid}: config loaded and validated in {_ms(t0)}")
     process = config.get("process") or {}
     if process.get("terminal") and opts.console_socket is None and opts.console_fd is None:
         raise PyruncError("cannot allocate tty if pyrunc will detach without setting console socket")
@@ -172,6 +184,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     # "creating" container that `delete --force` can find and clean.
     store.write_state(cid, {"ociVersion": config.get("ociVersion", "1.3.0"), "id": cid, "pid": 0,
                             "bundle": bundle, "created": _now(), "owner": _owner(), "cgroup": mgr.to_dict()})
+    t0 = _clock()
     mgr.create()
     made["cgroup"] = mgr
     resources = linux.get("resources")
@@ -212,7 +225,10 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         warn=log.warn,
         host_has_kcore=os.path.exists("/proc/kcore"),
     )
+    log.get().debug(f"create {cid}: cgroup made and limits written in {_ms(t0)}")
+    t0 = _clock()
     plan = build_plan(ctx)
+    log.get().debug(f"create {cid}: plan of {len(plan.ops)} steps built in {_ms(t0)}")
     write_atomic(store.path(cid, CONFIG_FILE), json.dumps(config).encode())
 
     state: dict[str, Any] = {
@@ -265,7 +281,9 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     if fifo_fds:
         pass_fds += fifo_fds
     try:
+        t0 = _clock()
         run_init(plan.encode(), InitHandlers(on_pid, on_hooks, on_seccomp_fd), pass_fds=pass_fds)
+        log.get().debug(f"create {cid}: init cloned, set up and at the start gate in {_ms(t0)}")
     finally:
         if made.get("console_fd") is not None:
             os.close(made.pop("console_fd"))
