@@ -75,8 +75,8 @@ def features() -> dict[str, Any]:
             "capabilities": capabilities(),
             "cgroup": cgroup_features(),
             "seccomp": seccomp(),
-            "apparmor": {"enabled": False},
-            "selinux": {"enabled": False},
+            "apparmor": {"enabled": _lsm_enabled("apparmor")},
+            "selinux": {"enabled": _lsm_enabled("selinux")},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
             "netDevices": {"enabled": False},
@@ -84,3 +84,9 @@ def features() -> dict[str, Any]:
         "annotations": annotations(),
         "potentiallyUnsafeConfigAnnotations": [],
     }
+
+
+def _lsm_enabled(name: str) -> bool:
+    from pyrunc import lsm
+
+    return lsm.apparmor_enabled() if name == "apparmor" else lsm.selinux_enabled()

@@ -73,8 +73,8 @@ def exec_labels(process: dict[str, Any], field: str = "process") -> list[ExecLab
     if profile is not None:
         if not apparmor_enabled():
             raise ConfigError(f"{field}.apparmorProfile",
-                              f"AppArmor is not enabled on this host ({APPARMOR_ENABLED} is not Y): "
-                              f"profile {profile!r} cannot be applied")
+                              f"apparmor profile {profile!r} is specified in config, but apparmor is not enabled "
+                              f"on this host ({APPARMOR_ENABLED} is not Y)")
         out.append(ExecLabel(APPARMOR_EXEC_ATTR, f"exec {profile}", f"{field}.apparmorProfile"))
     label = _label(process.get("selinuxLabel"), f"{field}.selinuxLabel")
     if label is not None:

@@ -465,7 +465,7 @@ def test_apparmor_profile_without_apparmor_is_a_clear_error(pyrunc, runc, make_b
     b = make_bundle(["true"], edit=lambda c: c["process"].__setitem__("apparmorProfile", "docker-default"))
     cid = new_id()
     p = pyrunc("run", "-b", str(b.path), cid)
-    assert_clean_failure(pyrunc, p, cid, b.path, "process.apparmorProfile: AppArmor is not enabled")
+    assert_clean_failure(pyrunc, p, cid, b.path, "process.apparmorProfile: apparmor profile 'docker-default' is specified")
     assert run(runc, b).returncode != 0  # runc refuses it too (at its init's write)
 
 
