@@ -333,3 +333,27 @@ def test_rootless_is_not_detected_for_root(pyrunc, make_bundle):
     b = make_bundle(["true"])
     p = pyrunc("run", "-b", str(b.path), new_id())
     assert p.returncode == 0, p.stderr
+
+
+def test_rootless_exec_and_kill(user, rootfs_template):
+    ustart, _ = user.subids("/etc/subuid")
+    gstart, _ = user.subids("/etc/subgid")
+
+    def edit(c):
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": user.uid, "size": 1},
+                                     {"containerID": 1, "hostID": ustart, "size": 2000}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": user.gid, "size": 1},
+                                     {"containerID": 1, "hostID": gstart, "size": 2000}]
+    b = user.bundle(rootfs_template, ["sleep", "600"], edit=edit)
+    cid = new_id()
+    assert user.pyrunc("run", "-d", "-b", str(b), cid).returncode == 0
+    try:
+        p = user.pyrunc("exec", "--user", "1000:1000", cid, "sh", "-c", "id -u; cat /proc/self/uid_map")
+        assert p.returncode == 0, p.stderr
+        lines = p.stdout.splitlines()
+        assert lines[0] == "1000" and lines[1].split() == ["0", str(user.uid), "1"]
+        assert user.pyrunc("kill", cid, "KILL").returncode == 0
+    finally:
+        p = user.pyrunc("delete", "--force", cid)
+    assert p.returncode == 0, p.stderr
+    assert_nothing_left(user, cid)
