@@ -550,3 +550,40 @@ def test_bad_capabilities_are_one_line_and_leave_nothing(pyrunc, make_bundle, ca
     cid = new_id()
     p = pyrunc("run", "-b", str(b.path), cid)
     assert_clean_failure(pyrunc, p, cid, b.path, phrase)
+
+
+@pytest.mark.parametrize("flags", [["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"], ["SECCOMP_FILTER_FLAG_TSYNC"]])
+def test_seccomp_notify_through_create_and_start(pyrunc, make_bundle, tmp_path, flags):
+    """The agent gets the fd at create (status "creating"); the container's
+    syscall reaches it only after start."""
+    sock = str(tmp_path / "agent.sock")
+    sc = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "flags": flags,
+          "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+    b = seccomp_bundle(make_bundle, sc, "mkdir /tmp/d 2>/tmp/err; echo rc=$? > /tmp/out")
+    agent = Agent(sock, -errno.EDQUOT)
+    cid = new_id()
+    try:
+        p = pyrunc("create", "-b", str(b.path), cid)
+        assert p.returncode == 0, p.stderr
+        assert agent.msg is not None or agent.thread.is_alive()
+        assert pyrunc.state(cid)["status"] == "created"
+        assert pyrunc("start", cid).returncode == 0
+    finally:
+        agent.close()
+    assert agent.error is None, agent.error
+    assert agent.msg is not None and agent.msg["state"]["id"] == cid and agent.msg["state"]["status"] == "creating"
+    assert len(agent.requests) == 1
+    wait_stopped(pyrunc, cid)
+    assert pyrunc("delete", cid).returncode == 0
+    assert (b.rootfs / "tmp" / "out").read_text().strip() == "rc=1"
+    assert "quota" in (b.rootfs / "tmp" / "err").read_text().lower()
+
+
+def wait_stopped(rt, cid: str, deadline: float = 30.0) -> None:
+    """Until the container's process has exited (a safety net, not a timing assertion)."""
+    import time
+
+    end = time.monotonic() + deadline
+    while rt.state(cid)["status"] != "stopped":
+        assert time.monotonic() < end, f"{cid} did not stop"
+        time.sleep(0.05)
