@@ -392,9 +392,15 @@ class Agent:
             conn, _ = self.srv.accept()
             with conn:
                 data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 4)
-                while chunk := conn.recv(1 << 16):
-                    data += chunk
-            self.msg = json.loads(data)
+                while True:  # until a whole document arrived (runc keeps the connection open)
+                    try:
+                        self.msg = json.loads(data)
+                        break
+                    except ValueError:
+                        chunk = conn.recv(1 << 16)
+                        if not chunk:
+                            raise
+                        data += chunk
             self.nfds = len(fds)
             lfd = fds[0]
             for extra in fds[1:]:
@@ -587,3 +593,27 @@ def wait_stopped(rt, cid: str, deadline: float = 30.0) -> None:
     while rt.state(cid)["status"] != "stopped":
         assert time.monotonic() < end, f"{cid} did not stop"
         time.sleep(0.05)
+
+
+def test_seccomp_notify_like_runc(pyrunc, runc, make_bundle, tmp_path):
+    """Same bundle, same agent: the same answer inside and the same message
+    layout at the listener."""
+    results = {}
+    for name, rt in (("pyrunc", pyrunc), ("runc", runc)):
+        sock = str(tmp_path / f"{name}.sock")
+        sc = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "listenerMetadata": "m",
+              "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+        b = seccomp_bundle(make_bundle, sc, "mkdir /tmp/d 2>&1; echo rc=$?")
+        agent = Agent(sock, -errno.EACCES)
+        try:
+            p = run(rt, b)
+        finally:
+            agent.close()
+        assert agent.error is None, (name, agent.error)
+        assert agent.msg is not None
+        results[name] = (p.stdout, sorted(agent.msg), agent.msg["fds"], agent.msg["metadata"],
+                         agent.msg["state"]["status"], sorted(agent.msg["state"]))
+    ours, theirs = results["pyrunc"], results["runc"]
+    assert ours[0] == theirs[0] and "Permission denied" in ours[0]
+    assert ours[1:5] == theirs[1:5]
+    assert set(theirs[5]) <= set(ours[5])  # state: runc's keys (pyrunc may add spec 1.3 ones)
