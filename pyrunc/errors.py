@@ -3,12 +3,21 @@ renders as one line a user can act on (the CLI prints str(err))."""
 from __future__ import annotations
 
 
+def one_line(text: str) -> str:
+    """`text` with control characters escaped: a newline or NUL inside a
+    field name or value from config.json never splits an error in two."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class PyruncError(Exception):
     """Base of every error pyrunc reports to the user."""
 
     exit_code: int = 1
 
     def __init__(self, message: str) -> None:
+        message = one_line(message)
         super().__init__(message)
         self.message = message
 
