@@ -617,3 +617,18 @@ def test_seccomp_notify_like_runc(pyrunc, runc, make_bundle, tmp_path):
     assert ours[0] == theirs[0] and "Permission denied" in ours[0]
     assert ours[1:5] == theirs[1:5]
     assert set(theirs[5]) <= set(ours[5])  # state: runc's keys (pyrunc may add spec 1.3 ones)
+
+
+def test_seccomp_default_errno_ret(pyrunc, runc, make_bundle):
+    """Everything not allowed fails with defaultErrnoRet."""
+    from tests.unit.test_seccomp_load import docker_like_profile
+
+    prof = docker_like_profile()
+    prof["defaultErrnoRet"] = errno.EXDEV
+    for rule in prof["syscalls"]:
+        rule["names"] = [n for n in rule["names"] if n not in ("mkdir", "mkdirat")]
+    prof["syscalls"] = [r for r in prof["syscalls"] if r["names"]]
+    b = seccomp_bundle(make_bundle, prof, "mkdir /tmp/d 2>&1; echo rc=$?")
+    ours, theirs = both(pyrunc, runc, b)
+    assert "Invalid cross-device link" in ours and "rc=1" in ours
+    assert ours == theirs

@@ -278,9 +278,15 @@ def with_fds(rt, args: list[str], listen: int = 0) -> subprocess.CompletedProces
         os.dup2(s1.fileno(), 3)
         os.dup2(r, 4)
 
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=60, close_fds=False,
-                              preexec_fn=place, stdin=subprocess.DEVNULL)
+    import tempfile
+
+    try:  # files, not pipes: a created container's init keeps its stdio
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            rc = subprocess.run(argv, stdout=out, stderr=err, timeout=60, close_fds=False,
+                                preexec_fn=place, stdin=subprocess.DEVNULL).returncode
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(argv, rc, out.read().decode(), err.read().decode())
     finally:
         s1.close()
         s2.close()
@@ -335,3 +341,28 @@ def test_cwd_is_inside_the_container_root(pyrunc, make_bundle, cwd):
     assert lines[0] == lines[1] == (cwd or "/")
     # climbing out ends at the container's root, not the host's
     assert lines[2].split() == sorted(os.listdir(b.rootfs) + [".", ".."])
+
+
+def test_inherited_fds_do_not_reach_a_created_container_or_exec(pyrunc, make_bundle):
+    """create/start and exec: fds the caller leaks (3, 4) stay outside."""
+    def edit(c):
+        c["root"]["readonly"] = False
+        c["process"]["args"] = ["sh", "-c", "ls -l /proc/self/fd > /tmp/fds; sleep 600"]
+    b = make_bundle(edit=edit)
+    cid = new_id()
+    p = with_fds(pyrunc, ["create", "-b", str(b.path), cid])
+    assert p.returncode == 0, p.stderr
+    try:
+        assert with_fds(pyrunc, ["start", cid]).returncode == 0
+        p = with_fds(pyrunc, ["exec", cid, "ls", "-l", "/proc/self/fd"])
+        assert fd_numbers(ok(p)) == [0, 1, 2]
+        p = with_fds(pyrunc, ["exec", "--preserve-fds", "1", cid, "ls", "-l", "/proc/self/fd"])
+        assert fd_numbers(ok(p)) == [0, 1, 2, 3]
+        out = ""
+        for _ in range(600):  # the init writes the file right after start
+            out = pyrunc("exec", cid, "cat", "/tmp/fds").stdout
+            if "->" in out:
+                break
+        assert fd_numbers(out) == [0, 1, 2]
+    finally:
+        pyrunc("delete", "--force", cid)
