@@ -35,6 +35,9 @@ def _wait(cond, what: str, limit: float = 30.0) -> None:
         time.sleep(0.02)
 
 
+_SPEC: str | None = None
+
+
 class Runtime:
     def __init__(self, tmp: str) -> None:
         self.root = os.path.join(tmp, "state")
@@ -80,9 +83,12 @@ class Runtime:
         shutil.copy(shutil.which("busybox"), os.path.join(bindir, "busybox"))
         for a in ("sh", "sleep", "cat", "head", "tr", "echo", "ls", "mknod", "true"):
             os.symlink("busybox", os.path.join(bindir, a))
-        self.cmd("spec", "--bundle", b)
-        with open(os.path.join(b, "config.json")) as f:
-            c = json.load(f)
+        global _SPEC
+        if _SPEC is None:  # one `pyrunc spec` per session (each CLI call is slow under TCG)
+            self.cmd("spec", "--bundle", b)
+            with open(os.path.join(b, "config.json")) as f:
+                _SPEC = f.read()
+        c = json.loads(_SPEC)
         c["process"]["terminal"] = False
         c["root"]["readonly"] = False
         for k in ("bounding", "effective", "permitted"):
@@ -114,24 +120,44 @@ class Runtime:
         return json.loads(self.cmd("state", cid).stdout)["status"]
 
 
+def _cleanup(r: Runtime) -> None:
+    for cid in r.ids:
+        r.cmd("delete", "--force", cid, check=False)
+    for m in r.cgroups:
+        if m.exists():  # a failed delete: clean up, then fail loudly
+            try:
+                m.thaw()
+            except Exception:
+                pass
+            m.kill_all(signal.SIGKILL)
+            _wait(lambda: not m.pids(), "leftover processes to die")
+            m.destroy()
+            raise AssertionError(f"delete left the cgroup {m.path('')}")
+
+
 @pytest.fixture
 def rt(tmp_path) -> Iterator[Runtime]:
     r = Runtime(str(tmp_path))
     try:
         yield r
     finally:
-        for cid in r.ids:
-            r.cmd("delete", "--force", cid, check=False)
-        for m in r.cgroups:
-            if m.exists():  # a failed delete: clean up, then fail loudly
-                try:
-                    m.thaw()
-                except Exception:
-                    pass
-                m.kill_all(signal.SIGKILL)
-                _wait(lambda: not m.pids(), "leftover processes to die")
-                m.destroy()
-                raise AssertionError(f"delete left the cgroup {m.path('')}")
+        _cleanup(r)
+
+
+SHARED_RESOURCES = {"memory": {"limit": 64 << 20}, "cpu": {"shares": 512, "quota": 20000, "period": 100000}, "pids": {"limit": 30}}
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Iterator[tuple[Runtime, str]]:
+    """One container (two sleeps) for the read-mostly command tests."""
+    r = Runtime(str(tmp_path_factory.mktemp("cgcmd")))
+    try:
+        cid = r.run(["sh", "-c", "sleep 1000 & sleep 1000"], SHARED_RESOURCES)
+        m = r.manager(cid)
+        _wait(lambda: len(m.pids()) == 2, "both processes")
+        yield r, cid
+    finally:
+        _cleanup(r)
 
 
 def _procs_states(pids: list[int]) -> list[str]:
@@ -143,54 +169,11 @@ def _procs_states(pids: list[int]) -> list[str]:
     return out
 
 
-def test_pause_resume_status_and_list(rt: Runtime) -> None:
-    cid = rt.run(["sh", "-c", "sleep 1000 & sleep 1000"])
+def test_ps_json_and_table(shared: tuple[Runtime, str]) -> None:
+    rt, cid = shared
     m = rt.manager(cid)
-    _wait(lambda: len(m.pids()) == 2, "both processes")
-    assert rt.status(cid) == "running"
-    rt.cmd("pause", cid)
-    assert rt.status(cid) == "paused"
-    assert m.frozen()
-    if m.driver == "fs1":
-        assert _procs_states(m.pids()) == ["D", "D"]
-    listing = rt.cmd("list", "--format", "json").stdout
-    assert [c["status"] for c in json.loads(listing) if c["id"] == cid] == ["paused"]
-    again = rt.cmd("pause", cid, check=False)
-    assert again.returncode != 0 and "paused" in again.stderr
-    rt.cmd("resume", cid)
-    assert rt.status(cid) == "running"
-    assert not m.frozen()
-    bad = rt.cmd("resume", cid, check=False)
-    assert bad.returncode != 0 and "not paused" in bad.stderr
-
-
-def test_delete_force_of_paused_container_removes_cgroup(rt: Runtime) -> None:
-    cid = rt.run(["sh", "-c", "sleep 1000 & sleep 1000"])
-    m = rt.manager(cid)
-    pids = m.pids()
-    rt.cmd("pause", cid)
-    rt.cmd("delete", "--force", cid)
-    assert not m.exists()
-    assert all(not os.path.exists(f"/proc/{p}") or "Z" in _procs_states([p]) for p in pids)
-
-
-def test_kill_all_then_delete(rt: Runtime) -> None:
-    cid = rt.run(["sh", "-c", "(sleep 1000 &) ; sleep 1000 & sleep 1000"])
-    m = rt.manager(cid)
-    _wait(lambda: len(m.pids()) >= 3, "processes")
-    rt.cmd("kill", "--all", cid, "KILL")
-    _wait(lambda: not m.pids(), "every process to die")
-    _wait(lambda: rt.status(cid) == "stopped", "stopped status")
-    rt.cmd("delete", cid)
-    assert not m.exists()
-
-
-def test_ps_json_and_table(rt: Runtime) -> None:
-    cid = rt.run(["sh", "-c", "sleep 1000 & sleep 1000"])
-    m = rt.manager(cid)
-    _wait(lambda: len(m.pids()) == 2, "both processes")
     pids = json.loads(rt.cmd("ps", "--format", "json", cid).stdout)
-    assert sorted(pids) == sorted(m.pids())
+    assert sorted(pids) == sorted(m.pids()) and len(pids) == 2
     table = rt.cmd("ps", cid).stdout.splitlines()
     assert table[0].split()[:2] == ["UID", "PID"]
     assert sorted(int(line.split()[1]) for line in table[1:]) == sorted(pids)
@@ -199,14 +182,50 @@ def test_ps_json_and_table(rt: Runtime) -> None:
     assert {line.split()[1] for line in custom[1:]} == {"sleep"}
 
 
+def test_events_stats_shape(shared: tuple[Runtime, str]) -> None:
+    rt, cid = shared
+    out = rt.cmd("events", "--stats", cid).stdout
+    assert out.endswith("\n") and len(out.splitlines()) == 1
+    ev = json.loads(out)
+    assert ev["type"] == "stats" and ev["id"] == cid
+    data = ev["data"]
+    assert set(data) == {"cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces"}
+    res = rt.state_file(cid)["cgroup"]["resources"]
+    assert data["pids"] == {"current": 2, "limit": res["pids"]["limit"]}
+    assert data["memory"]["usage"]["limit"] == res["memory"]["limit"]
+    assert data["cpu"]["usage"]["total"] > 0
+
+
+def test_pause_resume_status_and_list(shared: tuple[Runtime, str]) -> None:
+    rt, cid = shared
+    m = rt.manager(cid)
+    assert rt.status(cid) == "running"
+    rt.cmd("pause", cid)
+    try:
+        assert rt.status(cid) == "paused"
+        assert m.frozen()
+        if m.driver == "fs1":
+            assert _procs_states(m.pids()) == ["D", "D"]
+        listing = rt.cmd("list", "--format", "json").stdout
+        assert [c["status"] for c in json.loads(listing) if c["id"] == cid] == ["paused"]
+        again = rt.cmd("pause", cid, check=False)
+        assert again.returncode != 0 and "paused" in again.stderr
+    finally:
+        rt.cmd("resume", cid)
+    assert rt.status(cid) == "running"
+    assert not m.frozen()
+    bad = rt.cmd("resume", cid, check=False)
+    assert bad.returncode != 0 and "not paused" in bad.stderr
+
+
 def _v(m: Manager, v1: tuple[str, str], v2: str) -> str:
     if m.driver == "fs1":
         return fsutil.read(m.paths[v1[0]], v1[1]).strip()
     return fsutil.read(m.dir, v2).strip()
 
 
-def test_update_flags_and_resources_file(rt: Runtime) -> None:
-    cid = rt.run(["sleep", "1000"], {"memory": {"limit": 64 << 20}, "cpu": {"shares": 512, "quota": 20000, "period": 100000}, "pids": {"limit": 50}})
+def test_update_flags_and_resources_file(shared: tuple[Runtime, str]) -> None:
+    rt, cid = shared
     m = rt.manager(cid)
     assert _v(m, ("memory", "memory.limit_in_bytes"), "memory.max") == str(64 << 20)
     rt.cmd("update", "--memory", "128m", "--pids-limit", "20", "--cpu-quota", "30000", cid)
@@ -233,19 +252,35 @@ def test_update_flags_and_resources_file(rt: Runtime) -> None:
     assert "cpuset.cpus" in bad.stderr and "4095" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
-def test_events_stats_shape(rt: Runtime) -> None:
-    cid = rt.run(["sh", "-c", "sleep 1000 & sleep 1000"], {"memory": {"limit": 64 << 20}, "pids": {"limit": 30}})
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_delete_force_of_paused_container_removes_cgroup(rt: Runtime) -> None:
+    cid = rt.run(["sh", "-c", "sleep 1000 & sleep 1000"])
     m = rt.manager(cid)
     _wait(lambda: len(m.pids()) == 2, "both processes")
-    out = rt.cmd("events", "--stats", cid).stdout
-    assert out.endswith("\n") and len(out.splitlines()) == 1
-    ev = json.loads(out)
-    assert ev["type"] == "stats" and ev["id"] == cid
-    data = ev["data"]
-    assert set(data) == {"cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces"}
-    assert data["pids"] == {"current": 2, "limit": 30}
-    assert data["memory"]["usage"]["limit"] == 64 << 20
-    assert data["cpu"]["usage"]["total"] > 0
+    pids = m.pids()
+    rt.cmd("pause", cid)
+    rt.cmd("delete", "--force", cid)
+    assert not m.exists()
+    assert all(_gone(p) for p in pids)
+
+
+def test_kill_all_then_delete(rt: Runtime) -> None:
+    cid = rt.run(["sh", "-c", "(sleep 1000 &) ; sleep 1000 & sleep 1000"])
+    m = rt.manager(cid)
+    init = rt.state_file(cid)["pid"]
+    _wait(lambda: len(m.pids()) >= 3, "processes")
+    rt.cmd("kill", "--all", cid, "KILL")
+    _wait(lambda: not m.pids() and _gone(init), "every process to die")
+    assert rt.status(cid) == "stopped"
+    rt.cmd("delete", cid)
+    assert not m.exists()
 
 
 def test_events_stream_reports_oom(rt: Runtime) -> None:
@@ -281,16 +316,8 @@ def test_events_stream_reports_oom(rt: Runtime) -> None:
         evp.wait()
 
 
-def test_pids_limit_enforced_in_container(rt: Runtime) -> None:
-    cid = rt.run(["sleep", "1000"], {"pids": {"limit": 4}})
-    r = rt.cmd("exec", cid, "sh", "-c", "for i in 1 2 3 4 5 6; do sleep 1000 & done 2>&1; echo end", check=False)
-    assert "fork" in (r.stdout + r.stderr).lower() or "resource" in (r.stdout + r.stderr).lower()
-    m = rt.manager(cid)
-    assert len(m.pids()) <= 4
-
-
-def test_device_rules_enforced_in_container(rt: Runtime) -> None:
-    cid = rt.run(["sleep", "1000"])
+def test_device_rules_and_pids_limit_enforced_in_container(rt: Runtime) -> None:
+    cid = rt.run(["sleep", "1000"], {"pids": {"limit": 6}})
     script = (
         "mknod /tmp/null c 1 3 && mknod /tmp/kmsg c 1 11 && "
         "(echo x > /tmp/null && echo null-ok); "
@@ -298,3 +325,7 @@ def test_device_rules_enforced_in_container(rt: Runtime) -> None:
     )
     d = rt.cmd("exec", cid, "sh", "-c", script, check=False)
     assert d.stdout.split() == ["null-ok", "kmsg-denied"], d.stdout + d.stderr
+    r = rt.cmd("exec", cid, "sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 1000 & done 2>&1; echo end", check=False)
+    assert "fork" in (r.stdout + r.stderr).lower() or "resource" in (r.stdout + r.stderr).lower()
+    m = rt.manager(cid)
+    assert len(m.pids()) <= 6
