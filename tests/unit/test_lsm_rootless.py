@@ -100,3 +100,48 @@ def test_detect_root_in_the_initial_namespace():
         assert rootless.detect() is False
     else:
         assert rootless.detect() is True
+
+
+# ---------------------------------------------------------------- in the plan
+
+
+def _plan(config, **kw):
+    from pyrunc.linux.plan import PlanContext, build_plan
+
+    config["process"]["terminal"] = False
+    return build_plan(PlanContext(config=config, bundle="/b", container_id="c1", probe=lambda p: "dir",
+                                  host_has_kcore=False, **kw))
+
+
+def test_plan_writes_the_label_before_the_identity_and_seccomp(monkeypatch):
+    from pyrunc.linux import ops as o
+    from pyrunc.spec.default import default_spec
+
+    monkeypatch.setattr(lsm, "apparmor_enabled", lambda: True)
+    monkeypatch.setattr(lsm, "selinux_enabled", lambda: True)
+    c = default_spec()
+    c["process"]["apparmorProfile"] = "docker-default"
+    c["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0"
+    c["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0"
+    plan = _plan(c)
+    seq = [o.NAMES[op[0]] for op in plan.ops]
+    labels = [op for op in plan.ops if op[0] == o.OP_LSM_EXEC]
+    assert [op[2] for op in labels] == ["exec docker-default", "system_u:system_r:container_t:s0"]
+    first = seq.index("OP_LSM_EXEC")
+    assert seq.index("OP_PIVOT") < first < seq.index("OP_SETUID") < seq.index("OP_EXEC")
+    mounts = {op[2]: op for op in plan.ops if op[0] == o.OP_MOUNT}
+    assert 'context="system_u:object_r:container_file_t:s0"' in mounts["/dev"][5]  # tmpfs
+    assert "context=" not in mounts["/proc"][5] and "context=" not in mounts["/dev/mqueue"][5]
+
+
+def test_plan_uses_the_helpers_only_beyond_the_own_ids():
+    from pyrunc.linux import ops as o
+    from pyrunc.spec.default import default_spec
+
+    c = default_spec(rootless=True)
+    clone = next(op for op in _plan(c, rootless=True).ops if op[0] == o.OP_CLONE)
+    assert clone[4:] == ("deny", 0)  # write the maps ourselves, setgroups denied first
+    c = default_spec(rootless=True)
+    c["linux"]["uidMappings"].append({"containerID": 1, "hostID": 100000, "size": 65536})
+    clone = next(op for op in _plan(c, rootless=True).ops if op[0] == o.OP_CLONE)
+    assert clone[4:] == ("", 1)  # newuidmap/newgidmap, setgroups left to them
