@@ -632,3 +632,31 @@ def test_seccomp_default_errno_ret(pyrunc, runc, make_bundle):
     ours, theirs = both(pyrunc, runc, b)
     assert "Invalid cross-device link" in ours and "rc=1" in ours
     assert ours == theirs
+
+
+def test_seccomp_notify_for_exec(pyrunc, make_bundle, tmp_path):
+    """An exec'd process gets the container's filter; its listener fd goes to
+    the agent too, with the state of the running container."""
+    sock = str(tmp_path / "agent.sock")
+    sc = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+          "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+    b = seccomp_bundle(make_bundle, sc, "sleep 600")
+    cid = new_id()
+    first = Agent(sock, 0, count=0)
+    try:
+        p = pyrunc("run", "-d", "-b", str(b.path), cid)
+    finally:
+        first.close()
+    assert p.returncode == 0, p.stderr
+    assert first.error is None and first.msg is not None and first.msg["state"]["status"] == "creating"
+    os.unlink(sock)
+    second = Agent(sock, -errno.EACCES)
+    try:
+        p = pyrunc("exec", cid, "sh", "-c", "mkdir /tmp/d 2>&1; echo rc=$?")
+    finally:
+        second.close()
+        pyrunc("delete", "--force", cid)
+    assert second.error is None, second.error
+    assert "Permission denied" in p.stdout and "rc=1" in p.stdout
+    assert second.msg is not None and second.msg["state"]["id"] == cid
+    assert second.msg["state"]["status"] == "running" and len(second.requests) == 1
