@@ -244,7 +244,9 @@ def _identity(plan: Plan, ctx: PlanContext, process: dict, userns_setgroups_deni
     user = process.get("user") or {}
     uid, gid = user.get("uid", 0), user.get("gid", 0)
     caps_cfg = process.get("capabilities")
-    caps = resolve_capabilities(caps_cfg, "process.capabilities", ctx.warn) if caps_cfg is not None else None
+    # names the kernel lacks are dropped here; the create-time checks
+    # (pyrunc.spec.semantic) already warned about each of them
+    caps = resolve_capabilities(caps_cfg, "process.capabilities") if caps_cfg is not None else None
     if caps is not None:
         plan.add(o.OP_KEEPCAPS)
         plan.add(o.OP_CAPBSET, f"{caps.bounding:x}")
