@@ -93,19 +93,24 @@ def needs_mapping_tool(linux: dict[str, Any], euid: int | None = None, egid: int
     own uid and gid mapped to root)."""
     euid = os.geteuid() if euid is None else euid
     egid = os.getegid() if egid is None else egid
+    if euid == 0:
+        return False  # root (in some user namespace) writes the maps itself
     return not (_is_own(linux.get("uidMappings") or [], euid) and _is_own(linux.get("gidMappings") or [], egid))
 
 
-def check_mappings(linux: dict[str, Any]) -> bool:
+def check_mappings(linux: dict[str, Any], euid: int | None = None, egid: int | None = None) -> bool:
     """Refuse, naming the mapping, what an unprivileged caller cannot map;
     returns whether the helpers are needed."""
+    euid = os.geteuid() if euid is None else euid
+    egid = os.getegid() if egid is None else egid
+    if euid == 0:
+        return False  # root in a user namespace: rootless cgroups only, as runc
     userns = [ns for ns in linux.get("namespaces") or [] if ns.get("type") == "user"]
     if not userns:
         raise ConfigError("linux.namespaces", "rootless container requires user namespaces "
                           "(make the config with `pyrunc spec --rootless`)")
     if userns[0].get("path"):
         return False
-    euid, egid = os.geteuid(), os.getegid()
     if not needs_mapping_tool(linux, euid, egid):
         return False
     import shutil

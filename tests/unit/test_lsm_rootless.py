@@ -75,13 +75,28 @@ def test_needs_mapping_tool_only_beyond_the_own_ids():
            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}
     assert not rootless.needs_mapping_tool(own, 1000, 1000)
     assert rootless.needs_mapping_tool(own, 1001, 1000)
+    assert not rootless.needs_mapping_tool(own, 0, 0)  # root maps by itself
     more = dict(own, uidMappings=own["uidMappings"] + [{"containerID": 1, "hostID": 100000, "size": 65536}])
     assert rootless.needs_mapping_tool(more, 1000, 1000)
 
 
 def test_rootless_config_needs_a_user_namespace():
     with pytest.raises(ConfigError, match="^linux.namespaces: rootless container requires user namespaces"):
-        rootless.check_mappings({"namespaces": [{"type": "pid"}]})
+        rootless.check_mappings({"namespaces": [{"type": "pid"}]}, 1000, 1000)
+    assert rootless.check_mappings({"namespaces": [{"type": "pid"}]}, 0, 0) is False  # root in a userns
+
+
+def test_undelegated_ranges_are_refused_naming_the_mapping():
+    linux = {"namespaces": [{"type": "user"}],
+             "uidMappings": [{"containerID": 0, "hostID": 54321, "size": 1},
+                             {"containerID": 1, "hostID": 7, "size": 3}],
+             "gidMappings": [{"containerID": 0, "hostID": 54321, "size": 1}]}
+    if not all(__import__("shutil").which(t) for t in ("newuidmap", "newgidmap")):
+        with pytest.raises(ConfigError, match=r"^linux.uidMappings: .*needs newuidmap"):
+            rootless.check_mappings(linux, 54321, 54321)
+        return
+    with pytest.raises(ConfigError, match=r"^linux.uidMappings\[1\]: host ids 7-9 are not delegated to 54321 in /etc/subuid"):
+        rootless.check_mappings(linux, 54321, 54321)
 
 
 def test_joined_user_namespace_needs_no_mapping_check():
@@ -90,9 +105,9 @@ def test_joined_user_namespace_needs_no_mapping_check():
 
 def test_own_ids_need_no_helper():
     linux = {"namespaces": [{"type": "user"}],
-             "uidMappings": [{"containerID": 0, "hostID": os.geteuid(), "size": 1}],
-             "gidMappings": [{"containerID": 0, "hostID": os.getegid(), "size": 1}]}
-    assert rootless.check_mappings(linux) is False
+             "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+             "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}
+    assert rootless.check_mappings(linux, 1000, 1000) is False
 
 
 def test_detect_root_in_the_initial_namespace():
@@ -134,14 +149,12 @@ def test_plan_writes_the_label_before_the_identity_and_seccomp(monkeypatch):
     assert "context=" not in mounts["/proc"][5] and "context=" not in mounts["/dev/mqueue"][5]
 
 
-def test_plan_uses_the_helpers_only_beyond_the_own_ids():
+def test_plan_rootless_clone_arguments():
+    """Own ids only: no helper, setgroups denied first.  (Several ranges use
+    the helpers: covered for real by tests/integration/test_rootless.py.)"""
     from pyrunc.linux import ops as o
     from pyrunc.spec.default import default_spec
 
     c = default_spec(rootless=True)
     clone = next(op for op in _plan(c, rootless=True).ops if op[0] == o.OP_CLONE)
-    assert clone[4:] == ("deny", 0)  # write the maps ourselves, setgroups denied first
-    c = default_spec(rootless=True)
-    c["linux"]["uidMappings"].append({"containerID": 1, "hostID": 100000, "size": 65536})
-    clone = next(op for op in _plan(c, rootless=True).ops if op[0] == o.OP_CLONE)
-    assert clone[4:] == ("", 1)  # newuidmap/newgidmap, setgroups left to them
+    assert clone[4:] == ("deny", 0)
