@@ -78,9 +78,11 @@ class Container:
             return CREATING
         if not self.init_alive():
             return STOPPED
+        if self.frozen():  # runc: a paused created container is "paused"
+            return PAUSED
         if os.path.exists(self.store.path(self.id, FIFO_FILE)):
             return CREATED
-        return PAUSED if self.frozen() else RUNNING
+        return RUNNING
 
     def frozen(self) -> bool:
         """The freezer says frozen.  Read straight from the file recorded at

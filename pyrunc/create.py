@@ -189,7 +189,8 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     made["cgroup"] = mgr
     resources = linux.get("resources")
     if resources:
-        mgr.set(resources)
+        # runc drops a default device rule whose path the config redefines
+        mgr.set(resources, spec_device_paths=[d["path"] for d in linux.get("devices") or []])
 
     fifo_fds = None
     if opts.gate:
