@@ -245,7 +245,9 @@ class Container:
                     return
                 raise ContainerNotFound(self.id)
             st = self.status()
-            if st in (RUNNING, PAUSED) and not force:
+            # "creating": another pyrunc is making it (or crashed doing so:
+            # --force cleans that up)
+            if st in (RUNNING, PAUSED, CREATING) and not force:
                 raise StateError(self.id, f"cannot delete container {self.id} that is not stopped: {st}")
             cg = self.cgroup()
             if st != STOPPED or (cg is not None and cg.exists() and cg.pids()):
