@@ -146,8 +146,11 @@ def create(store: Store, cid: str, opts: CreateOptions) -> Container:
     made: dict[str, Any] = {}
     try:
         return _create(store, cid, opts, bundle, config, made)
-    except BaseException:
+    except BaseException as e:
+        deleted = isinstance(e, OSError) and not os.path.isdir(store.path(cid))
         _teardown(store, cid, made)
+        if deleted:  # `delete --force` won a race against this create
+            raise PyruncError(f"container {cid} was deleted while it was being created") from None
         raise
 
 
