@@ -82,6 +82,9 @@ def run_init(plan: bytes, handlers: InitHandlers, pass_fds: tuple[int, ...] = ()
         child.close()
     try:
         _converse(parent, handlers, result)
+    except (BrokenPipeError, ConnectionResetError):
+        # killed mid-setup (e.g. by a delete --force racing this create)
+        raise PyruncError("container init exited unexpectedly during setup") from None
     finally:
         parent.close()
         launcher.wait()
