@@ -7,6 +7,7 @@ import json
 import subprocess
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -144,6 +145,35 @@ def test_start_against_delete(pyrunc, make_bundle):
             assert_clear_error(start, "does not exist", "exited", "stopped")
             assert not (pyrunc.root / cid).exists()
         assert_consistent(pyrunc)
+        pyrunc("delete", "--force", cid)
+        assert_nothing_left(pyrunc, cid, b.path)
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["delete", "delete-force"])
+def test_create_against_delete(pyrunc, make_bundle, force):
+    """A prestart hook widens the window in which the container exists but
+    is still being created."""
+    def edit(c):
+        c["hooks"] = {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "0.5"]}]}
+    b = make_bundle(["sleep", "1000"], edit)
+    for delay in (0.0, 0.2, 0.4, 0.6, 0.9):
+        cid = new_id("cd")
+        results: dict = {}
+
+        def create():
+            results["create"] = race(pyrunc, ["create", "-b", str(b.path), cid])[0]
+        t = threading.Thread(target=create)
+        t.start()
+        time.sleep(delay)
+        delete = pyrunc("delete", *(["--force"] if force else []), cid)
+        t.join()
+        c = results["create"]
+        for p in (c, delete):
+            if p.returncode != 0:
+                lines = p.stderr.strip().splitlines()
+                assert len(lines) == 1 and "Traceback" not in p.stderr and "internal error" not in p.stderr, p.stderr
+        if c.returncode != 0:
+            assert "deleted while it was being created" in c.stderr or "exited unexpectedly" in c.stderr, c.stderr
         pyrunc("delete", "--force", cid)
         assert_nothing_left(pyrunc, cid, b.path)
 
