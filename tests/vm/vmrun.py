@@ -14,7 +14,8 @@ or as a library::
 
 The guest sees the host root read-only (virtio-9p) under a tmpfs overlay, so
 it is writable but nothing leaks back, plus a writable 9p share mounted at
-``/vm-share`` (``$PYRUNC_VM_SHARE``).  ``/sys/fs/cgroup`` is cgroup2 with every
+``/vm-share`` (``$PYRUNC_VM_SHARE``); files the command writes to
+``$PYRUNC_VM_OUT`` come back in ``VMResult.files``.  ``/sys/fs/cgroup`` is cgroup2 with every
 available controller enabled in the root's ``cgroup.subtree_control``.  A 64
 MiB scratch disk is ``/dev/vda`` (``$PYRUNC_VM_BLOCKDEV``) for io.max rules.
 The command runs as root with cwd = the repository root, a clean environment
@@ -50,6 +51,7 @@ import initramfs  # noqa: E402  (sibling module, importable without a package)
 APT_PACKAGES: tuple[str, ...] = ("qemu-system-x86", "linux-image-amd64", "busybox-static")
 QEMU = "qemu-system-x86_64"
 GUEST_SHARE = "/vm-share"
+GUEST_OUT = GUEST_SHARE + "/out"
 GUEST_BLOCKDEV = "/dev/vda"
 SCRATCH_DISK_BYTES = 64 << 20
 LOG_TAIL_LINES = 60
@@ -85,6 +87,8 @@ class VMResult:
     boot_seconds: float = 0.0
     total_seconds: float = 0.0
     console: str = field(default="", repr=False)
+    # Files the command wrote to $PYRUNC_VM_OUT (/vm-share/out): name -> text.
+    files: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 # ----------------------------------------------------------------------------
@@ -185,6 +189,7 @@ def _cmd_script(cmd: Sequence[str], cwd: str, env: Mapping[str, str]) -> str:
         "PYTHONUNBUFFERED": "1",
         "PYRUNC_IN_VM": "1",
         "PYRUNC_VM_SHARE": GUEST_SHARE,
+        "PYRUNC_VM_OUT": GUEST_OUT,
         "PYRUNC_VM_BLOCKDEV": GUEST_BLOCKDEV,
     }
     base.update(env)
@@ -198,7 +203,8 @@ def _cmd_script(cmd: Sequence[str], cwd: str, env: Mapping[str, str]) -> str:
 def qemu_argv(kernel: Path, initrd: Path, share: Path, disk: Path,
               smp: int = 2, mem_mb: int = 2048) -> list[str]:
     return [
-        QEMU, "-accel", "tcg", "-cpu", "max", "-smp", str(smp), "-m", str(mem_mb),
+        QEMU, "-accel", "tcg", "-cpu", os.environ.get("PYRUNC_VM_CPU", "max"),
+        "-smp", str(smp), "-m", str(mem_mb),
         "-nographic", "-no-reboot", "-nic", "none",
         "-kernel", str(kernel), "-initrd", str(initrd),
         "-append", "console=ttyS0 quiet panic=-1",
@@ -284,6 +290,7 @@ def run_in_vm(cmd: Sequence[str], timeout: float = 600.0, *, cwd: str | None = N
     workdir = Path(tempfile.mkdtemp(prefix="pyrunc-vm-"))
     share = workdir / "share"
     share.mkdir()
+    (share / "out").mkdir()
     nonce = secrets.token_hex(8)
     (share / "nonce").write_text(nonce + "\n")
     (share / "cmd.sh").write_text(_cmd_script(cmd, cwd or str(REPO), env or {}))
@@ -333,10 +340,12 @@ def run_in_vm(cmd: Sequence[str], timeout: float = 600.0, *, cwd: str | None = N
             output = out_file.read_bytes().decode(errors="replace")
         else:
             output = marker_out or ""
+        files = {p.name: p.read_bytes().decode(errors="replace")
+                 for p in sorted((share / "out").iterdir()) if p.is_file()}
         ok = True
         return VMResult(returncode=returncode, output=output,
                         boot_seconds=console.ready_at - start, total_seconds=total,
-                        console=text)
+                        console=text, files=files)
     finally:
         if proc.poll() is None:
             proc.kill()
