@@ -319,12 +319,6 @@ def run_in_vm(cmd: Sequence[str], timeout: float = 600.0, *, cwd: str | None = N
         console.thread.join(10)
         total = time.monotonic() - start
         text = console.text()
-        for fail in re.findall(r"VMRUN-FAIL .*", text):
-            raise VMBootError(f"guest init failed: {fail.strip()}", console.tail(),
-                              str(workdir))
-        if console.ready_at is None:
-            raise VMBootError(f"VM did not boot (qemu exit status {qemu_rc}; "
-                              f"kernel {kver})", console.tail(), str(workdir))
         rc_file = share / "rc"
         out_file = share / "output"
         marker_out, marker_rc = _between_markers(text, nonce)
@@ -334,8 +328,16 @@ def run_in_vm(cmd: Sequence[str], timeout: float = 600.0, *, cwd: str | None = N
         elif marker_rc is not None:
             returncode = marker_rc
         else:
+            # Only init's own lines count (the command's output may quote them).
+            before = text.split(f"VMRUN-BEGIN {nonce}", 1)[0]
+            fails = re.findall(r"VMRUN-FAIL .*", before)
+            if fails or console.ready_at is None:
+                why = fails[0].strip() if fails else "no VMRUN-READY from the guest"
+                raise VMBootError(f"VM did not boot: {why} (qemu exit status {qemu_rc}; "
+                                  f"kernel {kver})", console.tail(), str(workdir))
             raise VMError(f"command did not finish: no exit status recorded "
                           f"(qemu exit status {qemu_rc})", console.tail(), str(workdir))
+        ready_at = console.ready_at if console.ready_at is not None else start
         if out_file.is_file():
             output = out_file.read_bytes().decode(errors="replace")
         else:
@@ -344,7 +346,7 @@ def run_in_vm(cmd: Sequence[str], timeout: float = 600.0, *, cwd: str | None = N
                  for p in sorted((share / "out").iterdir()) if p.is_file()}
         ok = True
         return VMResult(returncode=returncode, output=output,
-                        boot_seconds=console.ready_at - start, total_seconds=total,
+                        boot_seconds=ready_at - start, total_seconds=total,
                         console=text, files=files)
     finally:
         if proc.poll() is None:
