@@ -63,7 +63,7 @@ def part_commands() -> dict[str, list[str]]:
         "smoke": ["python3", "tests/vm/guest_smoke.py", "--runtime", "runc"],
         # A stuck inner test must not eat the whole VM timeout: pytest's
         # faulthandler dumps every thread's stack and exits the run.
-        "suite": ["python3", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+        "suite": ["python3", "-m", "pytest", "-x", "-q", "-rs", "-p", "no:cacheprovider",
                   "-o", f"faulthandler_timeout={PER_TEST_TIMEOUT:.0f}",
                   "-o", "faulthandler_exit_on_timeout=true", "--durations=10",
                   *cgroup_test_files()],
