@@ -80,9 +80,18 @@ class Container:
             return STOPPED
         if self.frozen():  # runc: a paused created container is "paused"
             return PAUSED
-        if os.path.exists(self.store.path(self.id, FIFO_FILE)):
+        if os.path.exists(self.store.path(self.id, FIFO_FILE)) and self._at_gate():
             return CREATED
         return RUNNING
+
+    def _at_gate(self) -> bool:
+        """The init has not exec'd yet: it still runs pyrunc-init from its
+        memfd.  A `start` killed right after opening the gate leaves a stale
+        exec.fifo behind a running container.  (Unreadable: assume so.)"""
+        try:
+            return os.readlink(f"/proc/{self.pid}/exe").startswith("/memfd:pyrunc-init")
+        except OSError:
+            return True
 
     def frozen(self) -> bool:
         """The freezer says frozen.  Read straight from the file recorded at
