@@ -8,6 +8,7 @@ creation, the init's setup, the state writes) without any timing
 assertion: each kill just lands somewhere."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -124,6 +125,13 @@ def test_kill_during_start(pyrunc, sleeper):
         check_state_file(pyrunc, cid)
         st = pyrunc("state", cid)
         assert st.returncode == 0, st.stderr  # still a known container
+        status = json.loads(st.stdout)["status"]
+        assert status in ("created", "running"), status
+        if status == "created":  # the kill beat the gate: start works now
+            p = pyrunc("start", cid)
+            assert p.returncode == 0, p.stderr
+        else:  # the init really runs the process
+            assert os.readlink(f"/proc/{json.loads(st.stdout)['pid']}/exe").endswith("busybox")
         force_delete_cleans(pyrunc, cid, sleeper.path)
 
 
