@@ -207,3 +207,19 @@ def test_state_file_is_never_half_written(pyrunc, sleeper):
     assert seen["bad"] == []
     for cid in ids:
         assert_nothing_left(pyrunc, cid, sleeper.path)
+
+
+def test_kill_during_pause_and_resume(pyrunc, sleeper):
+    cid = new_id("kp")
+    pyrunc("run", "-d", "-b", str(sleeper.path), cid, check=True)
+    try:
+        total = duration(pyrunc, ["pause", cid]) + duration(pyrunc, ["resume", cid])
+        for delay in delays(total / 2):
+            for op in ("pause", "resume"):
+                kill_during(pyrunc, [op, cid], delay)
+                check_state_file(pyrunc, cid)
+                assert pyrunc.state(cid)["status"] in ("running", "paused")
+        # a half-frozen cgroup is still resumable and deletable
+        assert pyrunc("resume", cid).returncode in (0, 1)
+    finally:
+        force_delete_cleans(pyrunc, cid, sleeper.path)
