@@ -61,6 +61,7 @@ def part_commands() -> dict[str, list[str]]:
     return {
         "controllers": ["sh", "-c", CONTROLLERS_SCRIPT],
         "smoke": ["python3", "tests/vm/guest_smoke.py", "--runtime", "runc"],
+        "smoke-pyrunc": ["python3", "tests/vm/guest_smoke.py", "--runtime", "python3 -m pyrunc"],
         # A stuck inner test must not eat the whole VM timeout: pytest's
         # faulthandler dumps every thread's stack and exits the run.
         "suite": ["python3", "-m", "pytest", "-x", "-q", "-rs", "-p", "no:cacheprovider",
@@ -74,6 +75,7 @@ def part_commands() -> dict[str, list[str]]:
 TEST_PARTS = {
     "test_vm_is_pure_cgroup_v2_with_every_controller": "controllers",
     "test_runc_container_in_vm_gets_memory_limit": "smoke",
+    "test_pyrunc_container_in_vm_gets_memory_limit": "smoke-pyrunc",
     "test_cgroup_suite_passes_in_vm": "suite",
 }
 
@@ -147,8 +149,16 @@ def test_vm_is_pure_cgroup_v2_with_every_controller(vm_tier: TierRun) -> None:
     assert fields.get("imports", "").startswith("ok"), part.show()
 
 
+def test_pyrunc_container_in_vm_gets_memory_limit(vm_tier: TierRun) -> None:
+    """The same smoke as runc's, with pyrunc on a pure cgroup v2 kernel."""
+    _check_smoke(vm_tier.part("smoke-pyrunc"))
+
+
 def test_runc_container_in_vm_gets_memory_limit(vm_tier: TierRun) -> None:
-    part = vm_tier.part("smoke")
+    _check_smoke(vm_tier.part("smoke"))
+
+
+def _check_smoke(part: Part) -> None:
     assert part.returncode == 0, part.show()
     line = next((ln for ln in part.output.splitlines() if ln.startswith("SMOKE-OK ")), None)
     assert line is not None, part.show()
