@@ -110,8 +110,11 @@ def sanitize(doc):
     if isinstance(mounts, list):
         for m in mounts:
             # bind sources stay inside the bundle
-            if isinstance(m, dict) and isinstance(m.get("source"), str) and m.get("source", "").startswith("/"):
-                m["source"] = "rootfs" + m["source"] if m.get("type") == "bind" else m["source"]
+            if not isinstance(m, dict) or not isinstance(m.get("source"), str):
+                continue
+            opts = m.get("options") if isinstance(m.get("options"), list) else []
+            if m.get("type") == "bind" or "bind" in opts or "rbind" in opts:
+                m["source"] = "rootfs/" + m["source"].lstrip("/")
     return doc
 
 
