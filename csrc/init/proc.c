@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -25,6 +26,9 @@
 #include <linux/seccomp.h>
 #include "init.h"
 
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
@@ -61,6 +65,26 @@ void op_sysctl(const char *key, const char *value)
 	proc_write(rel, value, "linux.sysctl");
 }
 
+/* The procfs to write an attr through: the host's /proc fd before
+ * pivot_root; after it (when the host's is closed) the container's /proc,
+ * checked to be the root of a procfs (no container process has run yet). */
+static int lsm_proc(int *own)
+{
+	struct statfs sfs;
+	struct stat st;
+	*own = -1;
+	if (hostproc >= 0)
+		return hostproc;
+	*own = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*own < 0)
+		fail(errno, "opening the container's /proc");
+	if (fstatfs(*own, &sfs) < 0 || fstat(*own, &st) < 0)
+		fail(errno, "checking the container's /proc");
+	if (sfs.f_type != PROC_SUPER_MAGIC || st.st_ino != 1)
+		fail(EINVAL, "the container's /proc is not the root of a procfs");
+	return *own;
+}
+
 /* args: candidate attr files relative to /proc (NUL separated, the first
  * that exists is written), value, config field.  An on-exec LSM transition:
  * the label takes effect at execve. */
@@ -74,9 +98,11 @@ void op_lsm_exec(struct rec *r)
 	static char step[128];
 	snprintf(step, sizeof(step), "%s", r->arg[2]);
 	cur_step = step;
+	int own;
+	int proc = lsm_proc(&own);
 	int n = split0(r->arg[0], r->len[0], cand, 8);
 	for (int i = 0; i < n && cand[i]; i++) {
-		int fd = syscall(SYS_openat2, hostproc, cand[i], &how, sizeof(how));
+		int fd = syscall(SYS_openat2, proc, cand[i], &how, sizeof(how));
 		if (fd < 0) {
 			if (errno == ENOENT && i + 1 < n && cand[i + 1])
 				continue;
@@ -86,6 +112,8 @@ void op_lsm_exec(struct rec *r)
 		if (write(fd, r->arg[1], len) != (ssize_t)len)
 			fail(errno, "writing \"%s\" to /proc/%s", r->arg[1], cand[i]);
 		close(fd);
+		if (own >= 0)
+			close(own);
 		return;
 	}
 	fail(ENOENT, "no attr file to write \"%s\" to", r->arg[1]);
