@@ -327,3 +327,37 @@ def test_dev_console_redirected(pyrunc, make_bundle, victim, console, planted):
         pyrunc("delete", "--force", cid)
     assert_nothing_left(pyrunc, cid, b.path)
     assert mounts_mentioning(str(b.path)) == []
+
+
+@pytest.mark.parametrize("planted", ["symlink-to-host-file", "symlink-dotdot", "symlink-to-core_pattern"])
+def test_device_bind_in_a_user_namespace(pyrunc, make_bundle, victim, planted):
+    """In a user namespace devices are bind mounts of the host's nodes: the
+    bind target is resolved inside the rootfs even when the image's /dev
+    entry is a link out of it."""
+    def edit(c):
+        no_dev_tmpfs(c)
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    b = make_bundle(["true"], edit)
+    target = {"symlink-to-host-file": str(victim.file), "symlink-dotdot": "../../../../../.." + str(victim.file),
+              "symlink-to-core_pattern": CORE_PATTERN}[planted]
+    plant(b.rootfs, "dev/null", target)
+    for dirpath, dirnames, filenames in os.walk(b.rootfs):
+        for n in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, n), 100000, 100000)
+    os.lchown(b.rootfs, 100000, 100000)
+    p = b.path
+    while str(p) not in ("/tmp", "/"):
+        os.chmod(p, os.stat(p).st_mode | 0o055)
+        p = p.parent
+    ok, out = attempt(pyrunc, b, f"stat -c '%F %t:%T' /dev/null; grep -c 'host-victim-file\\|core_pattern' "
+                                 "/proc/self/mountinfo; true")
+    if ok:
+        assert out.splitlines()[0] == "character special file 1:3", out
+    else:  # /dev/null is still a link: the mask refuses it
+        assert "not the null device" in out, out
+    # the bind target was the link's target resolved in the rootfs
+    landed = CORE_PATTERN if planted == "symlink-to-core_pattern" else str(victim.file)
+    assert inside(b.rootfs, landed).exists()
+    assert stat.S_IMODE(os.stat(victim.file).st_mode) == 0o600
