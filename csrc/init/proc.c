@@ -29,6 +29,19 @@
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
+#ifndef DEVPTS_SUPER_MAGIC
+#define DEVPTS_SUPER_MAGIC 0x1cd1
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x04
+#define MOVE_MOUNT_T_EMPTY_PATH 0x40
+#endif
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
@@ -160,13 +173,25 @@ void op_console(int sock, int rows, int cols, int bind_console)
 	close(master);
 	close(sock);
 	if (bind_console) {
-		/* Like runc: the container's /dev/console is its pty. */
-		int fd = open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		/* Like runc: the container's /dev/console is its pty.  Bound from
+		 * the pty we hold, never by its name: /dev/pts/N is looked up in
+		 * the container, where the image may have put a link to a procfs
+		 * file (CVE-2025-52565). */
+		struct statfs sfs;
+		if (fstatfs(slave, &sfs) < 0 || sfs.f_type != DEVPTS_SUPER_MAGIC)
+			fail(EINVAL, "the pty %s is not on a devpts", name);
+		int fd = open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
 		if (fd < 0)
 			fail(errno, "creating /dev/console");
 		close(fd);
-		if (mount(name, "/dev/console", NULL, MS_BIND, NULL) < 0)
+		int target = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		int mnt = syscall(SYS_open_tree, slave, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		if (target < 0 || mnt < 0)
 			fail(errno, "binding %s to /dev/console", name);
+		if (syscall(SYS_move_mount, mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			fail(errno, "binding %s to /dev/console", name);
+		close(mnt);
+		close(target);
 	}
 	for (int i = 0; i < 3; i++)
 		if (dup2(slave, i) < 0)
