@@ -361,3 +361,39 @@ def test_device_bind_in_a_user_namespace(pyrunc, make_bundle, victim, planted):
         # the bind target was the link's target resolved in the rootfs
         assert inside(b.rootfs, victim.file).exists()
     assert stat.S_IMODE(os.stat(victim.file).st_mode) == 0o600
+
+
+def test_dev_console_source_redirected_through_planted_pts(pyrunc, make_bundle, victim, console):
+    """CVE-2025-52565: the pty's name, /dev/pts/N, looked up in the image,
+    is a link to core_pattern (the image's /dev/pts is a plain directory and
+    its /dev/ptmx leads to a devpts mounted elsewhere).  The console bind
+    must come from the pty itself, never from what its name points to."""
+    def edit(c):
+        c["mounts"] = [m for m in c["mounts"] if m["destination"] not in ("/dev", "/dev/pts")]
+        c["mounts"].append({"destination": "/realpts", "type": "devpts", "source": "devpts",
+                            "options": ["newinstance", "ptmxmode=0666", "mode=0620"]})
+        c["process"]["terminal"] = True
+        rw(c)
+    b = make_bundle(["sleep", "100"], edit)
+    pts = b.rootfs / "dev" / "pts"
+    pts.mkdir(parents=True, exist_ok=True)
+    for n in range(64):
+        (pts / str(n)).symlink_to(CORE_PATTERN)
+    plant(b.rootfs, "dev/ptmx", "/realpts/ptmx")
+    recv = console()
+    cid = new_id("con")
+    p = pyrunc("create", "--console-socket", recv.path, "-b", str(b.path), cid)
+    try:
+        if p.returncode == 0:
+            init = pyrunc.state(cid)["pid"]
+            for line in mountinfo(init):
+                f = line.split()
+                fstype = f[f.index("-") + 1]
+                if f[4] == "/dev/console":
+                    assert fstype == "devpts", line
+                assert not (fstype == "proc" and "core_pattern" in f[3]), line
+        else:
+            assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr, p.stderr
+    finally:
+        pyrunc("delete", "--force", cid)
+    assert_nothing_left(pyrunc, cid, b.path)
