@@ -78,6 +78,8 @@ class Container:
             return CREATING
         if not self.init_alive():
             return STOPPED
+        if self.state.get("creating"):  # create still running (hooks, mounts)
+            return CREATING
         if self.frozen():  # runc: a paused created container is "paused"
             return PAUSED
         if os.path.exists(self.store.path(self.id, FIFO_FILE)) and self._at_gate():

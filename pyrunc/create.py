@@ -257,6 +257,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         made["pid_start"] = proc.start_time(pid)
         state["pid"] = pid
         state["pid_start"] = made["pid_start"]
+        state["creating"] = True  # until the init reports ready
         store.write_state(cid, state)
 
     def on_hooks() -> bytes:
@@ -293,12 +294,10 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
             os.close(made.pop("console_fd"))
         for fd in made.pop("fifo_fds", None) or ():
             os.close(fd)
+    state.pop("creating", None)
     store.write_state(cid, state)
     if opts.pid_file:
         pid_path = os.path.abspath(opts.pid_file)
         write_atomic(pid_path, str(state["pid"]).encode(), 0o644)
     return container
 
-
-def created_status() -> str:
-    return CREATED
