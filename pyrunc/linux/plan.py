@@ -343,7 +343,11 @@ def build_plan(ctx: PlanContext) -> Plan:
         _devices(plan, ctx, linux, userns)
 
     hooks = config.get("hooks") or {}
-    if ctx.hooks_sync:
+    # The sync point: pyrunc runs prestart/createRuntime hooks and sends the
+    # state the createContainer/startContainer hooks get.  Skipped (one
+    # round trip less) when there are no such hooks.
+    if ctx.hooks_sync and any(hooks.get(k) for k in ("prestart", "createRuntime", "createContainer",
+                                                     "startContainer")):
         plan.add(o.OP_HOOKS_SYNC)
     for h in hooks.get("createContainer") or []:
         plan.add(*_hook_args("createContainer", h))

@@ -37,6 +37,7 @@ def test_ops_header_matches_python():
 def test_order_of_operations():
     c = default_spec()
     c["process"]["noNewPrivileges"] = True
+    c["hooks"] = {"prestart": [{"path": "/bin/true"}]}
     seq = codes(build_plan(ctx(c)))
     # the launcher: cgroup then clone
     assert seq.index("OP_CLONE") < seq.index("OP_SETSID")
@@ -148,3 +149,11 @@ def test_wire_encoding_roundtrip_shape():
     data = o.encode([(o.OP_SETSID,), (o.OP_HOSTNAME, "h")])
     assert data.startswith(o.MAGIC)
     assert data.endswith(b"\0" * 8)
+
+
+def test_no_hook_sync_without_hooks():
+    assert "OP_HOOKS_SYNC" not in codes(build_plan(ctx()))
+    for kind in ("prestart", "createRuntime", "createContainer", "startContainer"):
+        c = default_spec()
+        c["hooks"] = {kind: [{"path": "/bin/true"}]}
+        assert "OP_HOOKS_SYNC" in codes(build_plan(ctx(c))), kind
