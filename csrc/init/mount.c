@@ -20,27 +20,7 @@
 #include <linux/openat2.h>
 #include "init.h"
 
-#ifndef PROC_SUPER_MAGIC
-#define PROC_SUPER_MAGIC 0x9fa0
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef OPEN_TREE_CLOEXEC
-#define OPEN_TREE_CLOEXEC O_CLOEXEC
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x04
-#define MOVE_MOUNT_T_EMPTY_PATH 0x40
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x1
-#endif
-#ifndef FSMOUNT_CLOEXEC
-#define FSMOUNT_CLOEXEC 1
-#define FSOPEN_CLOEXEC 1
-#define FSCONFIG_CMD_CREATE 6
-#endif
+#include "kernel.h"
 
 struct pyr_mount_attr {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
@@ -377,17 +357,25 @@ void op_pivot(int no_pivot)
 		fail(errno, "opening the new root");
 }
 
-void op_readonly_path(const char *path)
+/* The target of a readonlyPaths / maskedPaths entry, resolved inside the
+ * new root without following a final symlink; -1 when it does not exist
+ * (skipped, as runc does). */
+static int open_path_target(const char *what, const char *path)
 {
 	static char step[PATH_MAX + 32];
-	snprintf(step, sizeof(step), "readonlyPaths %s", path);
+	snprintf(step, sizeof(step), "%s %s", what, path);
 	cur_step = step;
 	int fd = in_root(rootfd, path, O_PATH | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return;
+	if (fd < 0 && errno != ENOENT)
 		fail(errno, "resolving");
-	}
+	return fd;
+}
+
+void op_readonly_path(const char *path)
+{
+	int fd = open_path_target("readonlyPaths", path);
+	if (fd < 0)
+		return;
 	int mnt = syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
 	if (mnt < 0)
 		fail(errno, "cloning");
@@ -401,17 +389,11 @@ void op_readonly_path(const char *path)
 
 void op_mask_path(const char *path)
 {
-	static char step[PATH_MAX + 32];
 	struct stat st;
 	int mnt;
-	snprintf(step, sizeof(step), "maskedPaths %s", path);
-	cur_step = step;
-	int fd = in_root(rootfd, path, O_PATH | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return;
-		fail(errno, "resolving");
-	}
+	int fd = open_path_target("maskedPaths", path);
+	if (fd < 0)
+		return;
 	if (fstat(fd, &st) < 0)
 		fail(errno, "stat");
 	if (S_ISDIR(st.st_mode)) {
