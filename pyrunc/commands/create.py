@@ -1,19 +1,36 @@
+from typing import Any, Callable
+
 import click
 
 from pyrunc.create import CreateOptions, create
 
+_OPTIONS = [
+    click.option("-b", "--bundle", default=".", help="path to the root of the bundle directory"),
+    click.option("--console-socket", default=None, help="AF_UNIX socket receiving the pty master"),
+    click.option("--pid-file", default=None, help="file to write the process id to"),
+    click.option("--no-pivot", is_flag=True, help="do not use pivot_root (MS_MOVE + chroot)"),
+    click.option("--no-new-keyring", is_flag=True, help="do not create a new session keyring"),
+    click.option("--preserve-fds", default=0, type=click.IntRange(min=0), help="pass N additional fds (from 3)"),
+]
+
+
+def create_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `create` and `run` share."""
+    for option in reversed(_OPTIONS):
+        f = option(f)
+    return f
+
+
+def options_from(g: Any, kw: dict[str, Any]) -> CreateOptions:
+    return CreateOptions(
+        bundle=kw["bundle"], pid_file=kw["pid_file"], console_socket=kw["console_socket"],
+        no_pivot=kw["no_pivot"], no_new_keyring=kw["no_new_keyring"], preserve_fds=kw["preserve_fds"],
+        rootless=g.rootless, systemd_cgroup=g.systemd_cgroup)
+
 
 @click.command(help="create a container")
-@click.option("-b", "--bundle", default=".", help="path to the root of the bundle directory")
-@click.option("--pid-file", default=None, help="file to write the process id to")
-@click.option("--console-socket", default=None, help="AF_UNIX socket receiving the pty master")
-@click.option("--no-pivot", is_flag=True, help="do not use pivot_root (MS_MOVE + chroot)")
-@click.option("--no-new-keyring", is_flag=True, help="do not create a new session keyring")
-@click.option("--preserve-fds", default=0, type=click.IntRange(min=0), help="pass N additional fds (from 3)")
+@create_options
 @click.argument("container_id")
 @click.pass_obj
-def command(g, bundle, pid_file, console_socket, no_pivot, no_new_keyring, preserve_fds, container_id) -> None:
-    create(g.store(), container_id, CreateOptions(
-        bundle=bundle, pid_file=pid_file, console_socket=console_socket, no_pivot=no_pivot,
-        no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, rootless=g.rootless,
-        systemd_cgroup=g.systemd_cgroup))
+def command(g: Any, container_id: str, **kw: Any) -> None:
+    create(g.store(), container_id, options_from(g, kw))
