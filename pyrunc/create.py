@@ -227,6 +227,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         no_new_keyring=opts.no_new_keyring,
         rootless=opts.rootless,
         warn=log.warn,
+        seccomp_cache_root=store.root,
         host_has_kcore=os.path.exists("/proc/kcore"),
     )
     log.get().debug(f"create {cid}: cgroup made and limits written in {_ms(t0)}")

@@ -56,6 +56,7 @@ class PlanContext:
     container_id: str
     fifo_fds: tuple[int, int] | None = None  # exec.fifo, exec.reply opened O_RDWR; None: no start gate
     caller_umask: int = 0o022  # process.user.umask unset: keep the caller's
+    seccomp_cache_root: str | None = None  # the state root: compiled profiles are cached there
     cgroup_procs: list[str] = field(default_factory=list)
     cgroup_mounts: list[CgroupMount] = field(default_factory=list)
     console_fd: int | None = None
@@ -284,9 +285,14 @@ def _process_attrs(plan: Plan, ctx: PlanContext, process: dict, linux: dict) -> 
 def _seccomp(plan: Plan, ctx: PlanContext, linux: dict) -> tuple | None:
     if not linux.get("seccomp"):
         return None
-    from pyrunc.linux.seccomp import compile_seccomp
+    if ctx.seccomp_cache_root:
+        from pyrunc.linux.seccomp_cache import compile_cached
 
-    prog = compile_seccomp(linux["seccomp"], "linux.seccomp", ctx.warn)
+        prog = compile_cached(linux["seccomp"], ctx.seccomp_cache_root, "linux.seccomp", ctx.warn)
+    else:
+        from pyrunc.linux.seccomp import compile_seccomp
+
+        prog = compile_seccomp(linux["seccomp"], "linux.seccomp", ctx.warn)
     if prog is None:
         return None
     plan.seccomp_notify = prog.notify

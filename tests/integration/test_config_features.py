@@ -250,3 +250,19 @@ def test_same_view_as_runc(pyrunc, runc, make_bundle):
     theirs = runc("run", "-b", str(b.path), new_id())
     assert ours.returncode == theirs.returncode == 0, (ours.stderr, theirs.stderr)
     assert ours.stdout.splitlines() == theirs.stdout.splitlines()
+
+
+def test_seccomp_profile_from_the_cache_still_enforces(pyrunc, make_bundle):
+    """The second container with the same profile gets the cached program."""
+    def edit(c):
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+        c["root"]["readonly"] = False
+    b = make_bundle(["sh", "-c", "mkdir /newdir 2>&1; grep Seccomp: /proc/self/status"], edit=edit)
+    outs = [run_out(pyrunc, b) for _ in range(2)]
+    from pyrunc.linux.seccomp_cache import cache_dir
+
+    assert len(os.listdir(cache_dir(str(pyrunc.root)))) == 1
+    for out in outs:
+        assert "Permission denied" in out and "Seccomp:\t2" in out
+    assert not (b.rootfs / "newdir").exists()

@@ -1,0 +1,61 @@
+"""The compiled-profile cache: hits give the very program a compilation
+gives, misses and broken entries compile, and `list` never sees it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyrunc.linux.seccomp import compile_seccomp
+from pyrunc.linux.seccomp_cache import cache_dir, compile_cached
+from pyrunc.store import Store
+
+PROFILE = {
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}],
+}
+
+
+def _entries(root: Path) -> list[str]:
+    d = Path(cache_dir(str(root)))
+    return sorted(os.listdir(d)) if d.is_dir() else []
+
+
+def test_hit_equals_a_fresh_compilation(tmp_path: Path) -> None:
+    first = compile_cached(PROFILE, str(tmp_path), "linux.seccomp", lambda m: None)
+    assert len(_entries(tmp_path)) == 1
+    second = compile_cached(PROFILE, str(tmp_path), "linux.seccomp", lambda m: None)
+    fresh = compile_seccomp(PROFILE)
+    assert first is not None and second is not None and fresh is not None
+    assert second.bpf == fresh.bpf and second.flags == fresh.flags and second.notify == fresh.notify
+
+
+def test_other_profile_other_entry(tmp_path: Path) -> None:
+    compile_cached(PROFILE, str(tmp_path), "linux.seccomp", lambda m: None)
+    other = dict(PROFILE, defaultAction="SCMP_ACT_LOG")
+    compile_cached(other, str(tmp_path), "linux.seccomp", lambda m: None)
+    assert len(_entries(tmp_path)) == 2
+
+
+def test_broken_entry_is_recompiled(tmp_path: Path) -> None:
+    compile_cached(PROFILE, str(tmp_path), "linux.seccomp", lambda m: None)
+    entry = Path(cache_dir(str(tmp_path))) / _entries(tmp_path)[0]
+    entry.write_text("{not json")
+    prog = compile_cached(PROFILE, str(tmp_path), "linux.seccomp", lambda m: None)
+    assert prog is not None and prog.bpf == compile_seccomp(PROFILE).bpf
+
+
+def test_warnings_repeat_on_a_hit(tmp_path: Path) -> None:
+    prof = dict(PROFILE, architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_LOONGARCH64"])
+    seen: list[str] = []
+    compile_cached(prof, str(tmp_path), "linux.seccomp", seen.append)
+    first = list(seen)
+    seen.clear()
+    compile_cached(prof, str(tmp_path), "linux.seccomp", seen.append)
+    assert seen == first
+
+
+def test_the_cache_lives_beside_the_state_root(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    compile_cached(PROFILE, str(root), "linux.seccomp", lambda m: None)
+    assert cache_dir(str(root)) == str(tmp_path / "state-cache" / "seccomp")
+    assert Store(str(root)).list_ids() == []
