@@ -71,9 +71,7 @@ class Store:
         return d
 
     def remove(self, cid: str) -> None:
-        import shutil
-
-        shutil.rmtree(self.path(cid), ignore_errors=True)
+        _remove_tree(self.path(cid))
 
     def list_ids(self) -> list[str]:
         try:
@@ -120,6 +118,34 @@ class Store:
             yield True
         finally:
             os.close(fd)
+
+
+def _remove_tree(path: str) -> None:
+    """rm -rf of a state dir (shutil costs ~3 ms to import on every delete)."""
+    try:
+        entries = list(os.scandir(path))
+    except NotADirectoryError:
+        entries = None
+    except OSError:
+        return
+    if entries is None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return
+    for e in entries:
+        if e.is_dir(follow_symlinks=False):
+            _remove_tree(e.path)
+        else:
+            try:
+                os.unlink(e.path)
+            except OSError:
+                pass
+    try:
+        os.rmdir(path)
+    except OSError:  # best effort, like rmtree(ignore_errors=True)
+        pass
 
 
 def is_enoent(e: OSError) -> bool:
