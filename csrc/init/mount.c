@@ -55,7 +55,13 @@ static int in_root(int dir, const char *path, int flags)
 		path++;
 	if (!*path)
 		path = ".";
-	return syscall(SYS_openat2, dir, path, &how, sizeof(how));
+	/* openat2 answers EAGAIN when a mount or rename anywhere on the host
+	 * raced with a ".." in the path: the kernel asks us to retry. */
+	for (int tries = 0;; tries++) {
+		int fd = syscall(SYS_openat2, dir, path, &how, sizeof(how));
+		if (fd >= 0 || errno != EAGAIN || tries == 64)
+			return fd;
+	}
 }
 
 /* Resolve `dest` in the rootfs as if it were "/", creating what is missing
