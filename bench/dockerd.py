@@ -22,6 +22,8 @@ class PrivateDockerd:
         self.runtimes = runtimes
         self.proc: subprocess.Popen[bytes] | None = None
         self.saved_host = os.environ.get("DOCKER_HOST")
+        # containers go under a cgroup of our own, removed at stop
+        self.cgroup_parent = f"pyrunc-bench-{os.getpid()}"
 
     def _runtime_path(self, rt: Runtime) -> str:
         if len(rt.command) == 1:
@@ -41,7 +43,8 @@ class PrivateDockerd:
                 "--data-root", os.path.join(self.dir, "data"),
                 "--exec-root", os.path.join(self.dir, "exec"),
                 "--pidfile", os.path.join(self.dir, "docker.pid"),
-                "--bridge", "none", "--iptables=false", "--ip6tables=false"]
+                "--bridge", "none", "--iptables=false", "--ip6tables=false",
+                "--cgroup-parent", "/" + self.cgroup_parent]
         for rt in self.runtimes:
             argv += ["--add-runtime", f"{self.names[rt.name]}={self._runtime_path(rt)}"]
         log = open(os.path.join(self.dir, "dockerd.log"), "wb")
@@ -75,7 +78,22 @@ class PrivateDockerd:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        self._remove_cgroups()
         if self.saved_host is None:
             os.environ.pop("DOCKER_HOST", None)
         else:
             os.environ["DOCKER_HOST"] = self.saved_host
+
+    def _remove_cgroups(self) -> None:
+        """rmdir the cgroup parent in every hierarchy (its containers are gone)."""
+        for base, dirs, _ in os.walk("/sys/fs/cgroup", topdown=False):
+            if os.path.basename(base) == self.cgroup_parent:
+                for d in dirs:
+                    try:
+                        os.rmdir(os.path.join(base, d))
+                    except OSError:
+                        pass
+                try:
+                    os.rmdir(base)
+                except OSError:
+                    pass
