@@ -24,3 +24,19 @@ def sizes() -> list[str]:
             except ValueError:
                 continue
     return out
+
+
+def write_limits(d: str, r: dict, suffix: str) -> None:
+    """`hugepageLimits` into `hugetlb.<size>.<suffix>` (and the rsvd file
+    where the kernel has it): suffix "limit_in_bytes" on v1, "max" on v2."""
+    from pyrunc.cgroups import fsutil
+    from pyrunc.errors import ConfigError
+
+    for i, h in enumerate(r.get("hugepageLimits") or []):
+        size = h.get("pageSize") or h.get("pagesize")
+        if not size:
+            raise ConfigError(f"linux.resources.hugepageLimits[{i}].pageSize", "missing")
+        limit = str(h.get("limit", 0))
+        fsutil.write(d, f"hugetlb.{size}.{suffix}", limit)
+        if fsutil.exists(d, f"hugetlb.{size}.rsvd.{suffix}"):
+            fsutil.write(d, f"hugetlb.{size}.rsvd.{suffix}", limit)

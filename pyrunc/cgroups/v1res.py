@@ -181,14 +181,9 @@ def set_blkio(d: str, r: dict) -> None:
 
 
 def set_hugetlb(d: str, r: dict) -> None:
-    for i, h in enumerate(r.get("hugepageLimits") or []):
-        size = h.get("pageSize") or h.get("pagesize")
-        if not size:
-            raise ConfigError(f"linux.resources.hugepageLimits[{i}].pageSize", "missing")
-        limit = str(h.get("limit", 0))
-        fsutil.write(d, f"hugetlb.{size}.limit_in_bytes", limit)
-        if fsutil.exists(d, f"hugetlb.{size}.rsvd.limit_in_bytes"):
-            fsutil.write(d, f"hugetlb.{size}.rsvd.limit_in_bytes", limit)
+    from pyrunc.cgroups.hugepages import write_limits
+
+    write_limits(d, r, "limit_in_bytes")
 
 
 def set_net_cls(d: str, r: dict) -> None:

@@ -137,14 +137,9 @@ def set_cpuset(d: str, r: dict) -> None:
 
 
 def set_hugetlb(d: str, r: dict) -> None:
-    for i, h in enumerate(r.get("hugepageLimits") or []):
-        size = h.get("pageSize") or h.get("pagesize")
-        if not size:
-            raise ConfigError(f"linux.resources.hugepageLimits[{i}].pageSize", "missing")
-        limit = str(h.get("limit", 0))
-        fsutil.write(d, f"hugetlb.{size}.max", limit)
-        if fsutil.exists(d, f"hugetlb.{size}.rsvd.max"):
-            fsutil.write(d, f"hugetlb.{size}.rsvd.max", limit)
+    from pyrunc.cgroups.hugepages import write_limits
+
+    write_limits(d, r, "max")
 
 
 def rdma_line(dev: str, lim: dict) -> str:
