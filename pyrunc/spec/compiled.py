@@ -111,14 +111,11 @@ def _core() -> Any:
         pkg = importlib.util.find_spec("pydantic_core")
         if pkg is None or not pkg.submodule_search_locations:
             raise ImportError("pydantic_core not found")
-        spec = None
         import glob
         import os
 
-        for d in pkg.submodule_search_locations:
-            for so in glob.glob(os.path.join(d, "_pydantic_core*.so")):
-                spec = importlib.util.spec_from_file_location(name, so)
-                break
+        found = [so for d in pkg.submodule_search_locations for so in glob.glob(os.path.join(d, "_pydantic_core*.so"))]
+        spec = importlib.util.spec_from_file_location(name, found[0]) if found else None
         if spec is None or spec.loader is None:
             raise ImportError(name)
         mod = importlib.util.module_from_spec(spec)
