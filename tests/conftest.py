@@ -159,6 +159,19 @@ def runc(tmp_path: Path):
     rt.cleanup()
 
 
+def block_device() -> tuple[int, int] | None:
+    """(major, minor) of a real block device of this host, for blkio/io limits."""
+    for name in sorted(os.listdir("/sys/block")):
+        if name.startswith(("loop", "ram", "zram", "dm-")):
+            continue
+        try:
+            mj, mn = open(f"/sys/block/{name}/dev").read().strip().split(":")
+            return int(mj), int(mn)
+        except OSError:
+            continue
+    return None
+
+
 def mounts_mentioning(text: str) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [l for l in f if text in l]

@@ -19,6 +19,7 @@ from pyrunc.cgroups import fsutil, manager_for
 from pyrunc.cgroups.base import Manager
 from pyrunc.cgroups.detect import detect
 from pyrunc.errors import CgroupError, ConfigError
+from tests.conftest import block_device
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create cgroups")
 
@@ -125,21 +126,9 @@ FULL = {
 }
 
 
-def _block_dev() -> tuple[int, int] | None:
-    for name in sorted(os.listdir("/sys/block")):
-        if name.startswith(("loop", "ram", "zram", "dm-")):
-            continue
-        try:
-            mj, mn = open(f"/sys/block/{name}/dev").read().strip().split(":")
-            return int(mj), int(mn)
-        except OSError:
-            continue
-    return None
-
-
 def _full_resources() -> dict:
     r = json.loads(json.dumps(FULL))
-    dev = _block_dev()
+    dev = block_device()
     if dev:
         r["blockIO"]["throttleReadBpsDevice"] = [{"major": dev[0], "minor": dev[1], "rate": 1048576}]
         r["blockIO"]["throttleWriteIOPSDevice"] = [{"major": dev[0], "minor": dev[1], "rate": 300}]
@@ -157,7 +146,7 @@ def test_set_reads_back(cg: Manager, procs: Procs) -> None:
     procs.start_in(cg, "exec sleep 1000")
     r = _full_resources()
     cg.set(r)
-    dev = _block_dev()
+    dev = block_device()
     if cg.driver == "fs1":
         p = cg.paths
         assert _rf(p["memory"], "memory.limit_in_bytes") == str(64 << 20)

@@ -18,6 +18,7 @@ import pytest
 from pyrunc.cgroups import fsutil
 from pyrunc.cgroups.base import Manager
 from pyrunc.cgroups.detect import detect
+from tests.conftest import block_device
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
@@ -27,18 +28,6 @@ pytestmark = [
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAYOUT = detect()
-
-
-def _block_dev() -> tuple[int, int] | None:
-    for name in sorted(os.listdir("/sys/block")):
-        if name.startswith(("loop", "ram", "zram", "dm-")):
-            continue
-        try:
-            mj, mn = open(f"/sys/block/{name}/dev").read().strip().split(":")
-            return int(mj), int(mn)
-        except OSError:
-            continue
-    return None
 
 
 def _resources() -> dict:
@@ -55,7 +44,7 @@ def _resources() -> dict:
     }
     if LAYOUT.mode != "v2":
         r["memory"].update({"swappiness": 20, "disableOOMKiller": True})
-    dev = _block_dev()
+    dev = block_device()
     if dev:
         r["blockIO"]["throttleReadBpsDevice"] = [{"major": dev[0], "minor": dev[1], "rate": 2097152}]
         r["blockIO"]["throttleWriteIOPSDevice"] = [{"major": dev[0], "minor": dev[1], "rate": 123}]
