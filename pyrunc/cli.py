@@ -32,25 +32,6 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class Globals:
-    """The global flags, as `ctx.obj` of every command.  (A plain class: the
-    dataclasses module costs ~10 ms on every invocation.)"""
-
-    def __init__(self, root: str, log: str | None, log_format: str, debug: bool, rootless: bool,
-                 systemd_cgroup: bool) -> None:
-        self.root = root
-        self.log = log
-        self.log_format = log_format
-        self.debug = debug
-        self.rootless = rootless
-        self.systemd_cgroup = systemd_cgroup
-
-    def store(self):
-        from pyrunc.store import Store
-
-        return Store(self.root)
-
-
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -67,42 +48,10 @@ class LazyGroup(click.Group):
         return module.command
 
     def invoke(self, ctx: click.Context):
-        from pyrunc import log
-        from pyrunc.errors import PyruncError
+        from pyrunc.invocation import guarded
 
-        try:
-            return super().invoke(ctx)
-        except PyruncError as e:
-            _fail(str(e), e.exit_code)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
-            raise
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
-        except Exception as e:  # a bug: still one line, the traceback only with --debug
-            if log.get().debug_enabled:
-                import traceback
-
-                traceback.print_exc()
-            _fail(f"internal error: {type(e).__name__}: {e}", 1)
-
-
-def _fail(msg: str, code: int) -> None:
-    from pyrunc import log
-
-    log.get().error(msg)
-    sys.stderr.write(f"pyrunc: {msg}\n")
-    sys.exit(code)
-
-
-def _resolve_rootless(value: str) -> bool:
-    if value == "true":
-        return True
-    if value == "false":
-        return False
-    # auto: an unprivileged caller, or root inside a user namespace we don't own
-    from pyrunc.rootless import detect
-
-    return detect()
+        return guarded(lambda: super(LazyGroup, self).invoke(ctx),
+                       (click.exceptions.Exit, click.exceptions.Abort, click.ClickException))
 
 
 def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -131,11 +80,6 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 def main(ctx: click.Context, root: str | None, log_file: str | None, log_format: str, debug: bool,
          systemd_cgroup: bool, rootless: str, criu: str | None) -> None:
     """pyrunc: an OCI runtime-spec v1.3.0 container runtime (runc-compatible CLI)."""
-    from pyrunc import log
-    from pyrunc.store import default_root
+    from pyrunc.invocation import make_globals
 
-    log.configure(log_file, log_format, debug)
-    rl = _resolve_rootless(rootless)
-    ctx.obj = Globals(root or default_root(rl), log_file, log_format, debug, rl, systemd_cgroup)
-    if systemd_cgroup and ctx.invoked_subcommand in ("create", "run"):
-        _fail("--systemd-cgroup: the systemd cgroup driver is not supported by pyrunc; use the cgroupfs driver", 1)
+    ctx.obj = make_globals(root, log_file, log_format, debug, rootless, systemd_cgroup, ctx.invoked_subcommand)

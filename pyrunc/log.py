@@ -2,9 +2,10 @@
 shows the msg of the last "error" line to its user)."""
 from __future__ import annotations
 
-import json
 import os
 import sys
+
+from pyrunc import jsontext
 
 
 class Logger:
@@ -18,9 +19,9 @@ class Logger:
 
         now = datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat()
         if self.fmt == "json":
-            line = json.dumps({"level": level, "msg": msg, "time": now})
+            line = jsontext.dumps({"level": level, "msg": msg, "time": now})
         else:
-            line = f'time="{now}" level={level} msg={json.dumps(msg)}'
+            line = f'time="{now}" level={level} msg={jsontext.dumps(msg)}'
         if self.path:
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)

@@ -20,20 +20,8 @@ SUBUID = "/etc/subuid"
 SUBGID = "/etc/subgid"
 
 
-def in_initial_user_ns() -> bool:
-    """True when /proc/self/uid_map is the identity map of all ids."""
-    try:
-        with open("/proc/self/uid_map") as f:
-            fields = f.read().split()
-    except OSError:
-        return True
-    return fields == ["0", "0", "4294967295"]
-
-
-def detect() -> bool:
-    """`--rootless auto`: an unprivileged caller, or root in a user namespace
-    it does not own the host from (runc's rule)."""
-    return os.geteuid() != 0 or not in_initial_user_ns()
+# detection lives with the other global-flag handling (it runs on every command)
+from pyrunc.invocation import detect_rootless as detect, in_initial_user_ns  # noqa: E402,F401
 
 
 class Range(NamedTuple):

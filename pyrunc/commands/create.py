@@ -2,7 +2,7 @@ from typing import Any, Callable
 
 import click
 
-from pyrunc.create import CreateOptions, create
+from pyrunc import actions
 
 _OPTIONS = [
     click.option("-b", "--bundle", default=".", help="path to the root of the bundle directory"),
@@ -21,16 +21,9 @@ def create_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def options_from(g: Any, kw: dict[str, Any]) -> CreateOptions:
-    return CreateOptions(
-        bundle=kw["bundle"], pid_file=kw["pid_file"], console_socket=kw["console_socket"],
-        no_pivot=kw["no_pivot"], no_new_keyring=kw["no_new_keyring"], preserve_fds=kw["preserve_fds"],
-        rootless=g.rootless, systemd_cgroup=g.systemd_cgroup)
-
-
 @click.command(help="create a container")
 @create_options
 @click.argument("container_id")
 @click.pass_obj
 def command(g: Any, container_id: str, **kw: Any) -> None:
-    create(g.store(), container_id, options_from(g, kw))
+    actions.create(g, container_id, **kw)

@@ -1,6 +1,6 @@
 import click
 
-from pyrunc.container import Container, parse_signal
+from pyrunc import actions
 
 
 @click.command(help="send a signal (default SIGTERM) to the container's init process")
@@ -9,5 +9,4 @@ from pyrunc.container import Container, parse_signal
 @click.argument("signal", default="SIGTERM")
 @click.pass_obj
 def command(g, all_: bool, container_id: str, signal: str) -> None:
-    sig = parse_signal(signal)
-    Container.load(g.store(), container_id).kill(sig, all_)
+    actions.kill(g, container_id, signal, all_)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import click
 
+from pyrunc import actions
+
 
 @click.command("pause", short_help="pause suspends all processes inside the container")
 @click.argument("container_id", metavar="<container-id>")
-@click.pass_context
-def command(ctx: click.Context, container_id: str) -> None:
-    from pyrunc.cgroups import ops
-
-    ops.pause(ctx.obj.root, container_id)
+@click.pass_obj
+def command(g, container_id: str) -> None:
+    actions.pause(g, container_id)

@@ -14,6 +14,6 @@ import click
 @click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def command(ctx: click.Context, fmt: str, container_id: str, ps_args: tuple[str, ...]) -> None:
-    from pyrunc.cgroups import ops
+    from pyrunc import actions
 
-    click.echo(ops.ps(ctx.obj.root, container_id, fmt, list(ps_args)), nl=False)
+    click.echo(actions.ps(ctx.obj, container_id, fmt, ps_args), nl=False)

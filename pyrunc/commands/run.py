@@ -3,8 +3,8 @@ from typing import Any
 
 import click
 
-from pyrunc.commands.create import create_options, options_from
-from pyrunc.runner import run
+from pyrunc import actions
+from pyrunc.commands.create import create_options
 
 
 @click.command(help="create and run a container")
@@ -17,5 +17,4 @@ from pyrunc.runner import run
 def command(g: Any, container_id: str, detach: bool, keep: bool, no_subreaper: bool, **kw: Any) -> None:
     if detach and keep:
         raise click.UsageError("--detach and --keep cannot be used together")
-    code = run(g.store(), container_id, options_from(g, kw), detach=detach, keep=keep, subreaper=not no_subreaper)
-    sys.exit(code)
+    sys.exit(actions.run(g, container_id, detach=detach, keep=keep, no_subreaper=no_subreaper, **kw))
