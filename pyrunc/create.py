@@ -3,39 +3,49 @@ build the plan, start the init and wait until it sits at the start gate.
 Anything that fails tears down everything made so far."""
 from __future__ import annotations
 
-import datetime
-import json
+import _signal as signal  # not `signal`: it imports enum
 import os
 import posixpath
-import signal
-import socket
-from dataclasses import dataclass, field
-from typing import Any
+import time
 
-from pyrunc import log
+from pyrunc import jsontext, log
 from pyrunc.container import CREATED, Container, wait_gone
 from pyrunc.errors import PyruncError
 from pyrunc.store import CONFIG_FILE, FIFO_FILE, REPLY_FILE, Store, validate_id, write_atomic
 
+# Imports on this path are paid by every container (containerd runs `create`
+# in a fresh interpreter): no dataclasses, typing, json, socket, datetime here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
+
 class CreateOptions:
-    bundle: str = "."
-    pid_file: str | None = None
-    console_socket: str | None = None
-    no_pivot: bool = False
-    no_new_keyring: bool = False
-    preserve_fds: int = 0
-    rootless: bool = False
-    systemd_cgroup: bool = False
-    gate: bool = True  # False for `run`: no exec fifo, the init goes straight on
-    console_fd: int | None = None  # an already connected console socket (run's own)
-    extra_pass_fds: tuple[int, ...] = field(default_factory=tuple)
+    """The flags of `create` (and `run`), plus what `run` adds internally:
+    `gate` False runs the init straight on (no exec fifo), `console_fd` is an
+    already connected console socket, `extra_pass_fds` more fds to pass."""
+
+    def __init__(self, bundle: str = ".", pid_file: str | None = None, console_socket: str | None = None,
+                 no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0,
+                 rootless: bool = False, systemd_cgroup: bool = False, gate: bool = True,
+                 console_fd: int | None = None, extra_pass_fds: tuple[int, ...] = ()) -> None:
+        self.bundle = bundle
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.no_pivot = no_pivot
+        self.no_new_keyring = no_new_keyring
+        self.preserve_fds = preserve_fds
+        self.rootless = rootless
+        self.systemd_cgroup = systemd_cgroup
+        self.gate = gate
+        self.console_fd = console_fd
+        self.extra_pass_fds = extra_pass_fds
+
+    def __repr__(self) -> str:
+        return f"CreateOptions({vars(self)!r})"
 
 
 def _clock() -> float:
-    import time
-
     return time.perf_counter()
 
 
@@ -44,7 +54,9 @@ def _ms(t0: float) -> str:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    """RFC 3339 UTC with microseconds, like runc's `created`."""
+    sec, usec = divmod(time.time_ns() // 1000, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{usec:06d}Z"
 
 
 def _owner() -> str:
@@ -108,6 +120,8 @@ def _caller_umask() -> int:
 
 
 def _connect_console(path: str) -> int:
+    import socket
+
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(path)
@@ -234,7 +248,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     t0 = _clock()
     plan = build_plan(ctx)
     log.get().debug(f"create {cid}: plan of {len(plan.ops)} steps built in {_ms(t0)}")
-    write_atomic(store.path(cid, CONFIG_FILE), json.dumps(config).encode())
+    write_atomic(store.path(cid, CONFIG_FILE), jsontext.dumps(config).encode())
 
     state: dict[str, Any] = {
         "ociVersion": config.get("ociVersion", "1.3.0"),
@@ -271,7 +285,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         # namespaces: they see the pid as the container sees it.
         inner = dict(st, pid=proc.ns_pid(st["pid"]))
         # startContainer hooks run at `start`, when the container is "created"
-        return json.dumps(inner).encode() + b"\0" + json.dumps(dict(inner, status=CREATED)).encode()
+        return jsontext.dumps(inner).encode() + b"\0" + jsontext.dumps(dict(inner, status=CREATED)).encode()
 
     def on_seccomp_fd(fd: int) -> None:
         from pyrunc.linux.seccomp import send_to_listener

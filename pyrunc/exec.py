@@ -144,6 +144,25 @@ def sub_cgroup_procs(mgr, specs: list[str]) -> list[str]:
     return out
 
 
+def _await_late_join(pid: int, last_procs: str, timeout: float = 2.0) -> None:
+    """In a paused container the process joins the frozen cgroup after it
+    reported "ready" (a frozen process can report nothing): wait until it is
+    listed in the last cgroup it joins, so `exec` returns with the process
+    where it belongs."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(last_procs) as f:
+                if str(pid) in f.read().split():
+                    return
+            os.kill(pid, 0)
+        except OSError:
+            return  # the cgroup or the process is gone: nothing to wait for
+        time.sleep(0.001)
+
+
 def check_status(container: Container, ignore_paused: bool) -> str:
     st = container.status()
     if st == STOPPED:
@@ -236,6 +255,8 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
         if console_fd is not None:
             os.close(console_fd)
     pid = result.pid
+    if paused and cgroup_procs:
+        _await_late_join(pid, cgroup_procs[-1])
     if opts.pid_file:
         write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
     if forwarder is None:

@@ -5,22 +5,24 @@ The init program is copied into a sealed memfd and executed from there, so
 read-only anonymous copy, never a host file (CVE-2019-5736)."""
 from __future__ import annotations
 
+import _signal
+import _socket  # not `socket`, `subprocess`, `dataclasses`: ~10 ms of imports on every create
 import array
 import fcntl
 import os
-import socket
-import subprocess
-from dataclasses import dataclass, field
-from typing import Callable
 
 from pyrunc.errors import InitError, PyruncError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 INIT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libexec", "pyrunc-init")
 _SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 
 
 def sealed_init() -> int:
-    """A sealed memfd holding pyrunc-init (close-on-exec is cleared by Popen's pass_fds)."""
+    """A sealed memfd holding pyrunc-init (close-on-exec; cleared in the launcher child)."""
     try:
         with open(INIT_PATH, "rb") as f:
             data = f.read()
@@ -45,37 +47,65 @@ def _plan_fd(plan: bytes) -> int:
     return fd
 
 
-@dataclass
 class InitHandlers:
-    """What the caller does at each sync point."""
+    """What the caller does at each sync point: `on_pid(pid)`, `on_hooks()`
+    (returns the state JSON for the createContainer hooks), `on_seccomp_fd(fd)`."""
 
-    on_pid: Callable[[int], None] = lambda pid: None
-    on_hooks: Callable[[], bytes] = lambda: b""  # returns the state JSON for createContainer hooks
-    on_seccomp_fd: Callable[[int], None] = lambda fd: None
+    def __init__(self, on_pid: Callable[[int], None] | None = None, on_hooks: Callable[[], bytes] | None = None,
+                 on_seccomp_fd: Callable[[int], None] | None = None) -> None:
+        self.on_pid = on_pid or (lambda pid: None)
+        self.on_hooks = on_hooks or (lambda: b"")
+        self.on_seccomp_fd = on_seccomp_fd or (lambda fd: None)
 
 
-@dataclass
 class InitResult:
-    pid: int = 0
-    extra_fds: list[int] = field(default_factory=list)
+    def __init__(self, pid: int = 0, extra_fds: list[int] | None = None) -> None:
+        self.pid = pid
+        self.extra_fds = extra_fds if extra_fds is not None else []
 
 
-def run_init(plan: bytes, handlers: InitHandlers, pass_fds: tuple[int, ...] = (),
-             stdin=None, stdout=None, stderr=None) -> InitResult:
+def _spawn(exe: int, argv: list[str], keep: tuple[int, ...], errfd: int) -> int:
+    """fork + exec of /proc/self/fd/<exe> with only stdio and `keep` open.
+    (What subprocess.Popen(pass_fds=keep, close_fds=True) does, without
+    importing subprocess.)  A failed exec is reported on `errfd`, the init's
+    end of the sync socket, as an init error message."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:  # the child: no Python objects of the parent are used past this point but fds
+        # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays
+        # ignored across exec: give the init (and the container) the defaults,
+        # as Popen's restore_signals does.
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+        _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
+        low = 3
+        for fd in sorted(set(keep)):
+            os.set_inheritable(fd, True)
+            if fd > low:
+                os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, 1 << 20)
+        os.execv(f"/proc/self/fd/{exe}", argv)
+    except OSError as e:
+        try:
+            os.write(errfd, f"error\texec pyrunc-init\t{e.errno or 0}\t".encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(127)
+    return -1  # not reached
+
+
+def run_init(plan: bytes, handlers: InitHandlers, pass_fds: tuple[int, ...] = ()) -> InitResult:
     """Start the init, answer its sync messages, return once it is ready
     (blocked on the start gate, or about to exec when there is no gate)."""
     exe = sealed_init()
     planfd = _plan_fd(plan)
-    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    parent, child = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     result = InitResult()
     try:
-        launcher = subprocess.Popen(
-            ["pyrunc-init", str(planfd), str(child.fileno()), str(exe)],
-            executable=f"/proc/self/fd/{exe}",
-            pass_fds=(exe, planfd, child.fileno(), *pass_fds),
-            stdin=stdin, stdout=stdout, stderr=stderr,
-            close_fds=True,
-        )
+        launcher = _spawn(exe, ["pyrunc-init", str(planfd), str(child.fileno()), str(exe)],
+                          (exe, planfd, child.fileno(), *pass_fds), child.fileno())
     finally:
         os.close(exe)
         os.close(planfd)
@@ -87,16 +117,27 @@ def run_init(plan: bytes, handlers: InitHandlers, pass_fds: tuple[int, ...] = ()
         raise PyruncError("container init exited unexpectedly during setup") from None
     finally:
         parent.close()
-        launcher.wait()
+        _reap(launcher)
     return result
 
 
-def _converse(sock: socket.socket, handlers: InitHandlers, result: InitResult) -> None:
+def _reap(pid: int) -> None:
+    while True:
+        try:
+            os.waitpid(pid, 0)
+            return
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return
+
+
+def _converse(sock: _socket.socket, handlers: InitHandlers, result: InitResult) -> None:
     while True:
         fds = array.array("i")
-        msg, anc, _flags, _addr = sock.recvmsg(1 << 16, socket.CMSG_SPACE(4 * fds.itemsize))
+        msg, anc, _flags, _addr = sock.recvmsg(1 << 16, _socket.CMSG_SPACE(4 * fds.itemsize))
         for level, typ, data in anc:
-            if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+            if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
                 fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
         if not msg and not fds:
             raise PyruncError("container init exited unexpectedly during setup")

@@ -39,52 +39,48 @@ def _whitespace_end(s: str, i: int) -> int:
     return i
 
 
-class DecodeError(ValueError):
-    """Not JSON; a ValueError like json.JSONDecodeError."""
-
-    def __init__(self, msg: str, pos: int) -> None:
-        super().__init__(f"{msg}: char {pos}")
-        self.msg = msg
-        self.pos = pos
-
-
 def loads(s: str | bytes) -> Any:
+    """json.loads(s).  Malformed input is handed to json itself, which raises
+    its precise JSONDecodeError (the C scanner alone cannot: it builds that
+    exception from `json.decoder`, which is not imported here)."""
     if isinstance(s, (bytes, bytearray)):
         s = s.decode("utf-8")
-    if s.startswith("\ufeff"):
-        raise DecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", 0)
-    start = _whitespace_end(s, 0)
     try:
-        obj, end = _scan(s, start)
-    except StopIteration as e:
-        raise DecodeError("Expecting value", e.value) from None
-    end = _whitespace_end(s, end)
-    if end != len(s):
-        raise DecodeError("Extra data", end)
-    return obj
+        if not s.startswith("\ufeff"):
+            obj, end = _scan(s, _whitespace_end(s, 0))
+            if _whitespace_end(s, end) == len(s):
+                return obj
+    except Exception:
+        pass
+    import json
+
+    return json.loads(s)
 
 
 def _no_default(o: object) -> object:
     raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
 
 
-def _encoder(item_sep: str, key_sep: str) -> Any:
+def _encoder(item_sep: str, key_sep: str, sort_keys: bool) -> Any:
     # (markers, default, encode_str, indent, key_separator, item_separator, sort_keys, skipkeys, allow_nan)
     return _json.make_encoder({}, _no_default, _json.encode_basestring_ascii, None, key_sep, item_sep,
-                              False, False, True)
+                              sort_keys, False, True)
 
 
-_COMPACT: dict[tuple[str, str], Any] = {}
+_COMPACT: dict[tuple[str, str, bool], Any] = {}
 
 
-def dumps(obj: Any, indent: int | None = None, separators: tuple[str, str] | None = None) -> str:
+def dumps(obj: Any, indent: int | None = None, separators: tuple[str, str] | None = None,
+          sort_keys: bool = False) -> str:
     item_sep, key_sep = separators or ((", " if indent is None else ","), ": ")
     if indent is None:
-        enc = _COMPACT.get((item_sep, key_sep))
+        enc = _COMPACT.get((item_sep, key_sep, sort_keys))
         if enc is None:
-            enc = _COMPACT[(item_sep, key_sep)] = _encoder(item_sep, key_sep)
+            enc = _COMPACT[(item_sep, key_sep, sort_keys)] = _encoder(item_sep, key_sep, sort_keys)
         return "".join(enc(obj, 0))
-    leaf = _encoder(item_sep, key_sep)
+    if sort_keys:
+        raise ValueError("jsontext.dumps: indent with sort_keys is not supported")
+    leaf = _encoder(item_sep, key_sep, False)
     out: list[str] = []
     _pretty(obj, leaf, " " * indent, "\n", item_sep, key_sep, out)
     return "".join(out)

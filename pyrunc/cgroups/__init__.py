@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import TYPE_CHECKING
 
 from pyrunc.errors import CgroupError, UnsupportedError
+
+TYPE_CHECKING = False  # typing costs ~3 ms of every create
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyrunc.cgroups.base import Manager

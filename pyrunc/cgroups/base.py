@@ -1,9 +1,8 @@
 """The Manager interface shared by the v1 (fs1) and v2 (fs2) drivers."""
 from __future__ import annotations
 
-import copy
+import _signal  # not `signal` (it imports enum)
 import os
-import signal as _signal
 from abc import ABC, abstractmethod
 
 from pyrunc.errors import CgroupError
@@ -12,6 +11,8 @@ from pyrunc.errors import CgroupError
 def merge_resources(old: dict | None, delta: dict | None) -> dict:
     """Merge a partial linux.resources dict into a stored one: sub-objects
     merge key by key, lists and scalars replace."""
+    import copy  # `update` only
+
     out = copy.deepcopy(old or {})
     for k, v in (delta or {}).items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):

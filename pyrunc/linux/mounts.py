@@ -2,8 +2,6 @@
 propagation types, and mount_setattr(2) attributes for the recursive options."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -135,18 +133,34 @@ _BIND_ATTRS: dict[str, tuple[bool, int]] = {
 UNSUPPORTED = {"idmap", "ridmap", "tmpcopyup"}
 
 
-@dataclass
+# plain classes: dataclasses costs ~6 ms to import on every create
 class MountOptions:
-    flags: int = 0
-    data: list[str] = field(default_factory=list)
-    propagation: list[tuple[int, bool]] = field(default_factory=list)
-    attr_set: int = 0  # top-level attributes (bind mounts)
-    attr_clr: int = 0
-    rattr_set: int = 0  # recursive attributes (r* options)
-    rattr_clr: int = 0
-    bind: bool = False
-    recursive_bind: bool = False
-    unsupported: list[str] = field(default_factory=list)
+    __slots__ = ("flags", "data", "propagation", "attr_set", "attr_clr", "rattr_set", "rattr_clr", "bind",
+                 "recursive_bind", "unsupported")
+
+    def __init__(
+        self,
+        flags: int = 0,
+        data: list[str] | None = None,
+        propagation: list[tuple[int, bool]] | None = None,
+        attr_set: int = 0,  # top-level attributes (bind mounts)
+        attr_clr: int = 0,
+        rattr_set: int = 0,  # recursive attributes (r* options)
+        rattr_clr: int = 0,
+        bind: bool = False,
+        recursive_bind: bool = False,
+        unsupported: list[str] | None = None,
+    ) -> None:
+        self.flags = flags
+        self.data = [] if data is None else data
+        self.propagation = [] if propagation is None else propagation
+        self.attr_set = attr_set
+        self.attr_clr = attr_clr
+        self.rattr_set = rattr_set
+        self.rattr_clr = rattr_clr
+        self.bind = bind
+        self.recursive_bind = recursive_bind
+        self.unsupported = [] if unsupported is None else unsupported
 
 
 def _attr(set_: int, clr: int, clear: bool, attr: int) -> tuple[int, int]:

@@ -28,11 +28,15 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from typing import Any, Callable
 
 from pyrunc.errors import ConfigError, PyruncError, UnsupportedError
 
-Warn = Callable[[str], None]
+TYPE_CHECKING = False  # typing costs ~3 ms of every create
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Warn = Callable[[str], None]
 
 # Action names -> SECCOMP_RET_* values (kernel ABI; equal to libseccomp's
 # SCMP_ACT_* values). ERRNO/TRACE take their 16-bit data from errnoRet.

@@ -9,13 +9,18 @@ three, and written atomically (a reader sees a whole entry or none).  Next
 to the root, not in it: the root holds containers only."""
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
+import binascii
 import os
-from typing import Any, Callable
 
+from _sha256 import sha256  # not hashlib: it loads OpenSSL's libcrypto (~2-10 ms) on every create
+
+from pyrunc import jsontext
 from pyrunc.linux.seccomp import SeccompProgram, compile_seccomp
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 _VERSION = "1"
 
@@ -27,11 +32,11 @@ def cache_dir(root: str) -> str:
 def _key(seccomp: dict[str, Any]) -> str:
     from pyrunc.linux.seccomp import libseccomp_version
 
-    h = hashlib.sha256()
+    h = sha256()
     h.update(_VERSION.encode())
     h.update(libseccomp_version().encode())
     h.update(os.uname().release.encode())
-    h.update(json.dumps(seccomp, sort_keys=True, separators=(",", ":")).encode())
+    h.update(jsontext.dumps(seccomp, separators=(",", ":"), sort_keys=True).encode())
     return h.hexdigest()
 
 
@@ -43,12 +48,12 @@ def compile_cached(seccomp: dict[str, Any], root: str, field: str,
     path = os.path.join(d, _key(seccomp) + ".json")
     try:
         with open(path, "rb") as f:
-            e = json.loads(f.read())
+            e = jsontext.loads(f.read())
         for w in e["warnings"]:
             warn(w)
         if e["empty"]:
             return None
-        return SeccompProgram(bpf=base64.b64decode(e["bpf"]), flags=e["flags"], notify=e["notify"],
+        return SeccompProgram(bpf=binascii.a2b_base64(e["bpf"], strict_mode=True), flags=e["flags"], notify=e["notify"],
                               listener_path=e["listener_path"], listener_metadata=e["listener_metadata"],
                               skipped=tuple(e["skipped"]))
     except (OSError, ValueError, KeyError, TypeError):
@@ -62,14 +67,14 @@ def compile_cached(seccomp: dict[str, Any], root: str, field: str,
     prog = compile_seccomp(seccomp, field, keep)
     entry = {"warnings": warnings, "empty": prog is None}
     if prog is not None:
-        entry.update(bpf=base64.b64encode(prog.bpf).decode(), flags=prog.flags, notify=prog.notify,
+        entry.update(bpf=binascii.b2a_base64(prog.bpf, newline=False).decode(), flags=prog.flags, notify=prog.notify,
                      listener_path=prog.listener_path, listener_metadata=prog.listener_metadata,
                      skipped=list(prog.skipped))
     try:
         from pyrunc.store import write_atomic
 
         os.makedirs(d, mode=0o700, exist_ok=True)
-        write_atomic(path, json.dumps(entry).encode())
+        write_atomic(path, jsontext.dumps(entry).encode())
     except OSError:
         pass  # a cache that cannot be written only costs time
     return prog

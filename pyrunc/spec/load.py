@@ -13,9 +13,13 @@ pydantic is imported lazily, inside the functions that validate.
 """
 from __future__ import annotations
 
-import json
 import os
-from typing import TYPE_CHECKING, Any
+
+from pyrunc import jsontext
+
+TYPE_CHECKING = False  # `typing` and `json` cost ~6 ms of every create
+if TYPE_CHECKING:
+    from typing import Any
 
 from pyrunc.errors import BundleError, ConfigError
 
@@ -55,9 +59,10 @@ def read_json(path: str, what: str = "config") -> Any:
     except UnicodeDecodeError as e:
         raise ConfigError(path, f"not UTF-8 at byte {e.start}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(path, f"malformed JSON at {e.lineno}:{e.colno}: {e.msg}") from None
+        return jsontext.loads(text)
+    except ValueError as e:  # json.JSONDecodeError, raised by json itself
+        raise ConfigError(path, f"malformed JSON at {getattr(e, 'lineno', '?')}:{getattr(e, 'colno', '?')}: "
+                                f"{getattr(e, 'msg', e)}") from None
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -68,6 +73,8 @@ def _describe(error: dict[str, Any]) -> str:
     msg = msg.removeprefix("Value error, ")
     msg = msg[:1].lower() + msg[1:]
     if kind in ("literal_error", "string_pattern_mismatch") or kind.endswith(("_type", "_parsing")):
+        import json  # an error path
+
         shown = json.dumps(error.get("input"), default=str)
         if len(shown) > 60:
             shown = shown[:57] + "..."

@@ -18,7 +18,8 @@ VALUES = [
 
 
 @pytest.mark.parametrize("value", VALUES)
-@pytest.mark.parametrize("kw", [{}, {"indent": 2}, {"separators": (",", ":")}, {"indent": 4}])
+@pytest.mark.parametrize("kw", [{}, {"indent": 2}, {"separators": (",", ":")}, {"indent": 4},
+                                {"sort_keys": True, "separators": (",", ":")}, {"sort_keys": True}])
 def test_dumps_is_json_dumps(value, kw):
     assert jsontext.dumps(value, **kw) == json.dumps(value, **kw)
 
@@ -47,3 +48,9 @@ def test_bad_json_is_a_value_error(text):
 def test_unserialisable_is_a_type_error():
     with pytest.raises(TypeError, match="not JSON serializable"):
         jsontext.dumps({"a": object()})
+
+
+def test_malformed_json_raises_json_own_error_with_its_position():
+    with pytest.raises(json.JSONDecodeError) as e:
+        jsontext.loads('{\n  "a": [1, 2,\n}')
+    assert (e.value.lineno, e.value.colno) == (3, 1)
