@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import resource
 import struct
-from typing import Any, NamedTuple
+from collections import namedtuple
+
+TYPE_CHECKING = False  # `typing` costs ~3 ms of every create; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 from pyrunc.errors import ConfigError, UnsupportedError
 
@@ -65,12 +69,13 @@ RLIM_INFINITY = U64_MAX
 CAP_SYS_RESOURCE = 24
 
 
-class Rlimit(NamedTuple):
-    resource: int  # RLIMIT_* number
-    soft: int  # rlim_cur (2**64-1 = RLIM_INFINITY)
-    hard: int  # rlim_max
-    name: str
-    pos: int  # position in process.rlimits
+# resource: int  RLIMIT_* number
+# soft: int      rlim_cur (2**64-1 = RLIM_INFINITY)
+# hard: int      rlim_max
+# name: str
+# pos: int       position in process.rlimits
+class Rlimit(namedtuple("Rlimit", "resource soft hard name pos")):
+    __slots__ = ()
 
 
 def resolve_rlimits(rlimits: Any, field: str = "process.rlimits") -> list[Rlimit]:
@@ -172,16 +177,13 @@ _SCHED_ATTR = struct.Struct("=IIQiIQQQII")
 DL_MIN_RUNTIME = 1 << 10  # kernel: runtime below 1024ns is rejected
 
 
-class SchedAttr(NamedTuple):
-    """struct sched_attr for sched_setattr(0, attr, 0)."""
+class SchedAttr(namedtuple("SchedAttr", "policy flags nice priority runtime deadline period",
+                           defaults=(0, 0, 0, 0, 0, 0))):
+    """struct sched_attr for sched_setattr(0, attr, 0).
 
-    policy: int
-    flags: int = 0
-    nice: int = 0
-    priority: int = 0
-    runtime: int = 0
-    deadline: int = 0
-    period: int = 0
+    All fields are ints; all but `policy` default to 0."""
+
+    __slots__ = ()
 
     def pack(self) -> bytes:
         return _SCHED_ATTR.pack(SCHED_ATTR_SIZE, self.policy, self.flags, self.nice, self.priority,
@@ -338,11 +340,13 @@ def mask_to_bytes(mask: int, min_bits: int = 64) -> bytes:
 # ---------------------------------------------------------------- execCPUAffinity
 
 
-class CpuAffinity(NamedTuple):
-    """CPU masks (bit n = CPU n); None = not set."""
+class CpuAffinity(namedtuple("CpuAffinity", "initial final")):
+    """CPU masks (bit n = CPU n); None = not set.
 
     initial: int | None
-    final: int | None
+    final: int | None"""
+
+    __slots__ = ()
 
     @staticmethod
     def cpu_set(mask: int) -> bytes:
@@ -387,13 +391,14 @@ _MPOL_NO_NODES = ("MPOL_DEFAULT", "MPOL_LOCAL")
 _MPOL_NEED_NODES = ("MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE")
 
 
-class MemPolicy(NamedTuple):
+# mode: int        MPOL_* | MPOL_F_* flags
+# nodes: int       node bit mask, 0 for NULL
+# nodemask: bytes  unsigned long array, b"" for NULL
+# maxnode: int     bits in nodemask + 1 (the kernel ignores the last), 0 for NULL
+class MemPolicy(namedtuple("MemPolicy", "mode nodes nodemask maxnode")):
     """Arguments of set_mempolicy(mode, nodemask, maxnode)."""
 
-    mode: int  # MPOL_* | MPOL_F_* flags
-    nodes: int  # node bit mask, 0 for NULL
-    nodemask: bytes  # unsigned long array, b"" for NULL
-    maxnode: int  # bits in nodemask + 1 (the kernel ignores the last), 0 for NULL
+    __slots__ = ()
 
     @property
     def node_list(self) -> str:
