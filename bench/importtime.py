@@ -23,10 +23,11 @@ import sys
 import time
 from dataclasses import dataclass
 
-# must stay off the hot path (click itself brings inspect, so that is not listed)
+# must stay off the hot path (pyrunc/fastcli.py keeps even click off it)
 HEAVY = ("pydantic", "pydantic_core", "jsonschema", "jsonschema_specifications", "cffi", "_cffi_backend",
          "prctl", "typing_extensions", "annotated_types", "referencing", "rpds", "attrs", "email",
-         "http", "urllib", "asyncio", "subprocess", "tempfile", "shutil", "logging")
+         "http", "urllib", "asyncio", "subprocess", "tempfile", "shutil", "logging", "click", "inspect",
+         "dataclasses", "typing", "json", "re", "enum", "socket", "pathlib", "hashlib", "datetime")
 DEFAULT_ARGS = ["-m", "pyrunc", "state", "x"]
 STARTUP_ROOTS = ("site", "encodings", "_frozen_importlib_external", "zipimport", "codecs", "io",
                  "abc", "encodings.utf_8", "_codecs", "_signal", "_abc", "_io", "marshal",

@@ -3,9 +3,11 @@ commands. They load the container from the state store; the cgroup manager
 is rebuilt from state (no global flags needed)."""
 from __future__ import annotations
 
-from typing import Callable
-
 from pyrunc.errors import CgroupError, NotRunning, StateError
+
+TYPE_CHECKING = False  # pause/resume are per-container calls: no typing at start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def _load(root: str, cid: str):
