@@ -29,12 +29,42 @@ def cache_dir(root: str) -> str:
     return os.path.join(os.path.normpath(root) + "-cache", "seccomp")
 
 
-def _key(seccomp: dict[str, Any]) -> str:
+def _libseccomp_identity() -> str:
+    """Which libseccomp the binding would compile with, without loading it
+    (cffi plus libseccomp cost ~2 ms, and a cache hit needs neither): the
+    binding's own file and every libseccomp.so.2 in the directories the
+    dynamic loader searches, by device, inode, size and mtime, so replacing
+    any of them changes the key.  With LD_LIBRARY_PATH or LD_PRELOAD set, or
+    no library found there, libseccomp is asked for its version instead."""
+    import sys
+
     from pyrunc.linux.seccomp import libseccomp_version
 
+    if os.environ.get("LD_LIBRARY_PATH") or os.environ.get("LD_PRELOAD"):
+        return "libseccomp " + libseccomp_version()
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.path.join(here, n) for n in sorted(os.listdir(here))
+                  if n.startswith("_seccomp.") and n.endswith(".so")]
+    arch = getattr(sys.implementation, "_multiarch", "")
+    dirs = [f"/usr/local/lib/{arch}", "/usr/local/lib", f"/lib/{arch}", f"/usr/lib/{arch}", "/lib64",
+            "/usr/lib64", "/lib", "/usr/lib"]
+    candidates += [os.path.join(d, "libseccomp.so.2") for d in dirs]
+    found = []
+    for path in candidates:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        found.append(f"{path}:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
+    if not any(f.split(":", 1)[0].endswith("libseccomp.so.2") for f in found):
+        return "libseccomp " + libseccomp_version()
+    return "\n".join(found)
+
+
+def _key(seccomp: dict[str, Any]) -> str:
     h = sha256()
     h.update(_VERSION.encode())
-    h.update(libseccomp_version().encode())
+    h.update(_libseccomp_identity().encode())
     h.update(os.uname().release.encode())
     h.update(jsontext.dumps(seccomp, separators=(",", ":"), sort_keys=True).encode())
     return h.hexdigest()

@@ -59,3 +59,25 @@ def test_the_cache_lives_beside_the_state_root(tmp_path: Path) -> None:
     compile_cached(PROFILE, str(root), "linux.seccomp", lambda m: None)
     assert cache_dir(str(root)) == str(tmp_path / "state-cache" / "seccomp")
     assert Store(str(root)).list_ids() == []
+
+
+def test_cache_key_names_the_libraries_without_loading_them():
+    import subprocess
+    import sys
+
+    code = ("import sys; from pyrunc.linux.seccomp_cache import _libseccomp_identity as i; s = i(); "
+            "print('_cffi_backend' in sys.modules); print(s)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={k: v for k, v in __import__("os").environ.items() if k != "LD_LIBRARY_PATH"})
+    loaded, *identity = out.stdout.splitlines()
+    assert loaded == "False"
+    assert any("_seccomp." in line for line in identity)
+    assert any(line.split(":")[0].endswith("libseccomp.so.2") for line in identity)
+
+
+def test_cache_key_asks_libseccomp_under_ld_library_path(monkeypatch):
+    from pyrunc.linux import seccomp_cache
+    from pyrunc.linux.seccomp import libseccomp_version
+
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/nonexistent")
+    assert seccomp_cache._libseccomp_identity() == f"libseccomp {libseccomp_version()}"
