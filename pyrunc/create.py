@@ -168,6 +168,42 @@ def create(store: Store, cid: str, opts: CreateOptions) -> Container:
         raise
 
 
+def _start_attach_grace_period(procs: str) -> int:
+    """Start, in a throwaway child, the wait the init's first cgroup join
+    would otherwise pay, while this process goes on building the plan.
+
+    Moving a process into a cgroup takes the kernel's global
+    cgroup_threadgroup_rwsem for writing; unless the host mounts cgroups
+    with `favordynmods`, the first writer after a quiet spell waits for an
+    RCU grace period (~11 ms on this VM; runc pays it too), and writers
+    that follow within about a grace period do not.  The child joins the
+    container's own new cgroup (the first one the init will join; on v1 one
+    hierarchy, without memory or pids accounting) and exits at once; it is
+    reaped before the init starts, so the cgroup holds no stray process.
+    Measured: `run` of /bin/true 3-7 ms faster.  Failure is harmless."""
+    pid = os.fork()
+    if pid == 0:  # the child: no Python-level state is touched
+        try:
+            fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+            os.write(fd, b"0")
+        except BaseException:
+            pass
+        os._exit(0)
+    return pid
+
+
+def _reap_warmer(made: dict[str, Any]) -> None:
+    pid = made.pop("warmer", None)
+    while pid:
+        try:
+            os.waitpid(pid, 0)
+            return
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return
+
+
 def _teardown(store: Store, cid: str, made: dict[str, Any]) -> None:
     pid = made.get("pid")
     if pid:
@@ -179,6 +215,7 @@ def _teardown(store: Store, cid: str, made: dict[str, Any]) -> None:
             wait_gone(pid, made.get("pid_start"), timeout=5)
         except PyruncError:
             pass
+    _reap_warmer(made)
     mgr = made.get("cgroup")
     if mgr is not None:
         try:
@@ -204,6 +241,9 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     t0 = _clock()
     mgr.create()
     made["cgroup"] = mgr
+    procs = mgr.procs_files()
+    if procs:
+        made["warmer"] = _start_attach_grace_period(procs[0])
     resources = linux.get("resources")
     if resources:
         # runc drops a default device rule whose path the config redefines
@@ -295,6 +335,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
 
     from pyrunc.initproc import InitHandlers, run_init
 
+    _reap_warmer(made)
     pass_fds = tuple(range(3, 3 + preserve)) + opts.extra_pass_fds
     if console_fd is not None:
         pass_fds += (console_fd,)

@@ -65,6 +65,13 @@ def test_create_start_state_kill_delete(pyrunc, make_bundle, tmp_path):
     assert os.readlink(f"/proc/{st['pid']}/ns/pid") != os.readlink("/proc/self/ns/pid")
     with open(f"/proc/{st['pid']}/cmdline", "rb") as f:
         assert b"sleep" not in f.read()  # not exec'd yet
+    # the init is alone in every cgroup it joined: nothing create forked
+    # on the way (the grace-period warmer, the launcher) stayed behind
+    dirs = cgroup_dirs_named(cid)
+    assert dirs
+    for d in dirs:
+        with open(os.path.join(d, "cgroup.procs")) as f:
+            assert f.read().split() == [str(st["pid"])], d
     pyrunc("start", cid, check=True)
     assert pyrunc.state(cid)["status"] == "running"
     with open(f"/proc/{st['pid']}/cmdline", "rb") as f:
