@@ -29,15 +29,24 @@ _validators: dict[str, Any] = {}
 # ---------------------------------------------------------------- generation
 
 
-def _convert(node: Any, maps: list[list[Any]], path: list[Any]) -> Any:
-    """A model's core schema -> the same schema validating into dicts."""
+def _convert(node: Any, maps: list[list[Any]], path: list[Any] | None,
+             patterns: list[tuple[list[Any], str]] | None = None) -> Any:
+    """A model's core schema -> the same schema validating into dicts.
+
+    `path` is the JSON path of `node` ("*" for any list index or map key), or
+    None where it is not one place (shared definitions, union choices).
+    String maps are recorded in `maps`; patterns that pyrunc.spec.patterns
+    can match without `re` are taken out of the schema and recorded in
+    `patterns`, to be checked after validation."""
+    if patterns is None:
+        patterns = []
     if isinstance(node, list):
-        return [_convert(x, maps, path) for x in node]
+        return [_convert(x, maps, path, patterns) for x in node]
     if not isinstance(node, dict):
         return node
     kind = node.get("type")
     if kind == "model":
-        inner = _convert(node["schema"], maps, path)
+        inner = _convert(node["schema"], maps, path, patterns)
         if "ref" in node:
             inner["ref"] = node["ref"].split(":")[0]
         return inner
@@ -50,23 +59,36 @@ def _convert(node: Any, maps: list[list[Any]], path: list[Any]) -> Any:
             if not required:
                 sch = sch["schema"]
             fields[key] = {"type": "typed-dict-field", "required": required,
-                           "schema": _convert(sch, maps, path + [key])}
+                           "schema": _convert(sch, maps, None if path is None else path + [key], patterns)}
         return {"type": "typed-dict", "fields": fields, "total": False, "extra_behavior": "ignore",
                 "config": {"strict": True, "regex_engine": "rust-regex", "extra_fields_behavior": "ignore"}}
     if kind == "function-after":
+        if path is None or "*" in path:
+            raise ValueError("a string map inside a list, map or shared definition: extend _check_maps")
         maps.append(path)
-        return _convert(node["schema"], maps, path)
+        return _convert(node["schema"], maps, path, patterns)
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in ("metadata", "serialization", "cls"):
             continue
         if key == "pattern" and kind == "str":
-            out[key] = _rust_pattern(value)
+            from pyrunc.spec.patterns import compile_pattern
+
+            if path is not None and compile_pattern(value) is not None:
+                patterns.append((path, value))  # checked after validation, without re
+            else:
+                out[key] = _rust_pattern(value)
             continue
         if key in ("ref", "schema_ref"):
             out[key] = value.split(":")[0]
             continue
-        out[key] = _convert(value, maps, path)
+        if key in ("items_schema", "values_schema"):
+            sub = None if path is None else path + ["*"]
+        elif key in ("definitions", "choices", "keys_schema"):
+            sub = None
+        else:
+            sub = path
+        out[key] = _convert(value, maps, sub, patterns)
     return out
 
 
@@ -107,9 +129,11 @@ def generate_source() -> str:
              "from pyrunc import jsontext", ""]
     for name, model in (("SPEC", Spec), ("PROCESS", Process)):
         maps: list[list[Any]] = []
-        schema = _convert(model.__pydantic_core_schema__, maps, [])
+        patterns: list[tuple[list[Any], str]] = []
+        schema = _convert(model.__pydantic_core_schema__, maps, [], patterns)
         parts.append(f"{name} = jsontext.loads({json.dumps(schema, sort_keys=True)!r})")
         parts.append(f"{name}_STRING_MAPS = {maps!r}")
+        parts.append(f"{name}_PATTERNS = {patterns!r}")
     return "\n".join(parts) + "\n"
 
 
@@ -160,13 +184,47 @@ def _core() -> Any:
         return mod
 
 
-def validator(kind: str) -> tuple[Any, list[list[Any]]]:
-    """(SchemaValidator, string map paths) for "SPEC" or "PROCESS"."""
+def validator(kind: str) -> tuple[Any, list[list[Any]], list[tuple[list[Any], str]]]:
+    """(SchemaValidator, string map paths, (path, pattern) checks) for "SPEC" or "PROCESS"."""
     if kind not in _validators:
         from pyrunc.spec import _compiled_schema as c
 
-        _validators[kind] = (_core().SchemaValidator(getattr(c, kind)), getattr(c, f"{kind}_STRING_MAPS"))
+        _validators[kind] = (_core().SchemaValidator(getattr(c, kind)), getattr(c, f"{kind}_STRING_MAPS"),
+                             getattr(c, f"{kind}_PATTERNS"))
     return _validators[kind]
+
+
+def _at(node: Any, path: list[Any], loc: tuple[Any, ...] = ()) -> Any:
+    """(loc, value) for every value at `path` in `node` ("*": every item or key)."""
+    if not path:
+        yield loc, node
+        return
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                yield from _at(item, rest, loc + (i,))
+        elif isinstance(node, dict):
+            for k, item in node.items():
+                yield from _at(item, rest, loc + (k,))
+    elif isinstance(node, dict) and head in node:
+        yield from _at(node[head], rest, loc + (head,))
+
+
+def _check_patterns(doc: dict[str, Any], checks: list[tuple[list[Any], str]]) -> dict[str, Any] | None:
+    """The first value that breaks its pattern, as pydantic would report it."""
+    from pyrunc.spec.patterns import compile_pattern
+
+    for path, pattern in checks:
+        match = None
+        for loc, value in _at(doc, path):
+            if not isinstance(value, str):
+                continue
+            match = match or compile_pattern(pattern)
+            if not match(value):
+                return {"type": "string_pattern_mismatch", "loc": loc, "input": value, "ctx": {"pattern": pattern},
+                        "msg": f"String should match pattern '{pattern}'"}
+    return None
 
 
 def _check_maps(doc: dict[str, Any], paths: list[list[Any]]) -> tuple[tuple[Any, ...], str] | None:
@@ -187,7 +245,7 @@ def _check_maps(doc: dict[str, Any], paths: list[list[Any]]) -> tuple[tuple[Any,
 
 def validate(kind: str, data: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """(validated dict, []) or (None, pydantic-style error dicts)."""
-    v, maps = validator(kind)
+    v, maps, patterns = validator(kind)
     try:
         out = v.validate_python(data)
     except _core().ValidationError as exc:
@@ -196,4 +254,7 @@ def validate(kind: str, data: Any) -> tuple[dict[str, Any] | None, list[dict[str
     if bad is not None:
         loc, msg = bad
         return None, [{"type": "value_error", "loc": loc, "msg": msg, "input": None}]
+    broken = _check_patterns(out, patterns)
+    if broken is not None:
+        return None, [broken]
     return out, []

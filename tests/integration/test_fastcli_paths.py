@@ -66,3 +66,18 @@ def test_usage_errors_still_come_from_click(pyrunc):
     assert p.returncode == 2 and "No such option" in p.stderr
     p = pyrunc("--systemd-cgroup", "create", "x")
     assert p.returncode == 1 and "systemd cgroup driver is not supported" in p.stderr
+
+
+def test_create_imports_nothing_heavy(pyrunc, make_bundle, tmp_path):
+    """create, the costliest call per container: only pydantic-core's
+    extension (which itself imports datetime) of the heavy modules."""
+    from tests.unit.test_hot_path_imports import HOT, imported_by
+
+    b = make_bundle(["true"])
+    cid = new_id()
+    try:
+        mods = imported_by(["--root", str(pyrunc.root), "create", "--bundle", str(b.path), cid], tmp_path)
+        assert pyrunc.state(cid)["status"] == "created"
+    finally:
+        pyrunc("delete", "--force", cid)
+    assert mods & set(HOT) <= {"pydantic_core", "datetime"}
