@@ -285,7 +285,7 @@ class Container:
         if cg is not None and cg.exists():
             try:
                 cg.thaw()
-            except OSError:
+            except (OSError, PyruncError):  # e.g. a create killed before it made the freezer cgroup
                 pass
             cg.kill_all(signal.SIGKILL)
         if self.init_alive():

@@ -193,15 +193,11 @@ def _start_attach_grace_period(procs: str) -> int:
 
 
 def _reap_warmer(made: dict[str, Any]) -> None:
+    from pyrunc.proc import reap
+
     pid = made.pop("warmer", None)
-    while pid:
-        try:
-            os.waitpid(pid, 0)
-            return
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            return
+    if pid:
+        reap(pid)
 
 
 def _teardown(store: Store, cid: str, made: dict[str, Any]) -> None:

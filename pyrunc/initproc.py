@@ -12,6 +12,7 @@ import fcntl
 import os
 
 from pyrunc.errors import InitError, PyruncError
+from pyrunc.proc import reap
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -117,19 +118,8 @@ def run_init(plan: bytes, handlers: InitHandlers, pass_fds: tuple[int, ...] = ()
         raise PyruncError("container init exited unexpectedly during setup") from None
     finally:
         parent.close()
-        _reap(launcher)
+        reap(launcher)
     return result
-
-
-def _reap(pid: int) -> None:
-    while True:
-        try:
-            os.waitpid(pid, 0)
-            return
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            return
 
 
 def _converse(sock: _socket.socket, handlers: InitHandlers, result: InitResult) -> None:

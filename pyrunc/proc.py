@@ -1,6 +1,8 @@
 """Facts about host processes read from /proc: start time (to tell a live
-container init from a reused pid), liveness, zombies."""
+container init from a reused pid), liveness, zombies; and reaping a child."""
 from __future__ import annotations
+
+import os
 
 
 def stat_fields(pid: int) -> list[str] | None:
@@ -37,3 +39,15 @@ def ns_pid(pid: int) -> int:
     except OSError:
         pass
     return pid
+
+
+def reap(pid: int) -> None:
+    """waitpid(pid) through EINTR; a pid that is not (or no longer) our child is fine."""
+    while True:
+        try:
+            os.waitpid(pid, 0)
+            return
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return

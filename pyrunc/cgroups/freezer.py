@@ -25,6 +25,8 @@ def freeze_v1(d: str) -> None:
 
 
 def thaw_v1(d: str) -> None:
+    if not os.path.isdir(d):
+        return  # never made (a create killed midway) or already removed: nothing is frozen
     fsutil.write(d, "freezer.state", "THAWED")
     for _ in range(1000):
         if fsutil.read(d, "freezer.state").strip() == "THAWED":
@@ -52,6 +54,8 @@ def freeze_v2(d: str) -> None:
 
 
 def thaw_v2(d: str) -> None:
+    if not os.path.isdir(d):
+        return  # never made or already removed: nothing is frozen
     fsutil.write(d, "cgroup.freeze", "0")
     for _ in range(1000):
         if not _events_frozen(d):

@@ -223,3 +223,36 @@ def test_kill_during_pause_and_resume(pyrunc, sleeper):
         assert pyrunc("resume", cid).returncode in (0, 1)
     finally:
         force_delete_cleans(pyrunc, cid, sleeper.path)
+
+
+@pytest.mark.parametrize("made", [0, 1, 3])
+def test_force_delete_after_a_create_killed_while_making_the_cgroup(pyrunc, make_bundle, made):
+    """create records the cgroup in state.json before it makes the cgroup
+    directories, one hierarchy at a time; a kill in between leaves some made
+    and others (such as the freezer) not.  delete --force must still clean
+    up, without tripping over the missing ones."""
+    from pyrunc import cgroups
+    from pyrunc.store import Store
+
+    b = make_bundle(["true"])
+    cid = new_id("kc")
+    mgr = cgroups.manager_for(f"/{cid}", cid, rootless=False, systemd=False)
+    store = Store(str(pyrunc.root))
+    store.create_dir(cid)
+    store.write_state(cid, {"ociVersion": "1.3.0", "id": cid, "pid": 0, "bundle": str(b.path),
+                            "created": "2026-11-29T00:00:00.000000Z", "owner": "root", "cgroup": mgr.to_dict()})
+    dirs = [os.path.dirname(p) for p in mgr.procs_files()]
+    try:
+        freezer_last = sorted(dirs, key=lambda d: "freezer" in d)
+        for d in freezer_last[:made]:
+            os.makedirs(d)
+        assert pyrunc.state(cid)["status"] == "creating"
+        p = pyrunc("delete", "--force", cid)
+        assert p.returncode == 0, p.stderr
+        assert_nothing_left(pyrunc, cid)
+    finally:
+        for d in dirs:
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                pass
