@@ -6,33 +6,34 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pyrunc.create import CreateOptions
     from pyrunc.invocation import Globals
     from pyrunc.store import Store
 
 
-def create(g: Globals, container_id: str, bundle: str = ".", console_socket: str | None = None,
-           pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
-           preserve_fds: int = 0) -> None:
-    from pyrunc.create import CreateOptions, create as create_container
-
-    create_container(g.store(), container_id, CreateOptions(
-        bundle=bundle, pid_file=pid_file, console_socket=console_socket, no_pivot=no_pivot,
-        no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, rootless=g.rootless,
-        systemd_cgroup=g.systemd_cgroup))
-
-
-def run(g: Globals, container_id: str, bundle: str = ".", console_socket: str | None = None,
-        pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
-        preserve_fds: int = 0, detach: bool = False, keep: bool = False, no_subreaper: bool = False) -> int:
-    """The container's exit code (128+N after signal N), or 0 with --detach."""
+def _create_options(g: Globals, bundle: str = ".", console_socket: str | None = None, pid_file: str | None = None,
+                    no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0) -> CreateOptions:
+    """The flags `create` and `run` share, with the global ones."""
     from pyrunc.create import CreateOptions
+
+    return CreateOptions(bundle=bundle, pid_file=pid_file, console_socket=console_socket, no_pivot=no_pivot,
+                         no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, rootless=g.rootless,
+                         systemd_cgroup=g.systemd_cgroup)
+
+
+def create(g: Globals, container_id: str, **create_flags: object) -> None:
+    from pyrunc.create import create as create_container
+
+    create_container(g.store(), container_id, _create_options(g, **create_flags))
+
+
+def run(g: Globals, container_id: str, detach: bool = False, keep: bool = False, no_subreaper: bool = False,
+        **create_flags: object) -> int:
+    """The container's exit code (128+N after signal N), or 0 with --detach."""
     from pyrunc.runner import run as run_container
 
-    opts = CreateOptions(
-        bundle=bundle, pid_file=pid_file, console_socket=console_socket, no_pivot=no_pivot,
-        no_new_keyring=no_new_keyring, preserve_fds=preserve_fds, rootless=g.rootless,
-        systemd_cgroup=g.systemd_cgroup)
-    return run_container(g.store(), container_id, opts, detach=detach, keep=keep, subreaper=not no_subreaper)
+    return run_container(g.store(), container_id, _create_options(g, **create_flags), detach=detach, keep=keep,
+                         subreaper=not no_subreaper)
 
 
 def start(g: Globals, container_id: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import os
 import posixpath
-import signal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +17,6 @@ from pyrunc import log
 from pyrunc.container import CREATED, PAUSED, RUNNING, STOPPED, Container
 from pyrunc.errors import ConfigError, PyruncError, StateError
 from pyrunc.store import Store, write_atomic
-
-_NOT_FORWARDED = {signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP, signal.SIGURG, signal.SIGWINCH}
-
 
 @dataclass
 class ExecOptions:
@@ -215,6 +211,8 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
             import prctl
 
             prctl.set_child_subreaper(1)
+        from pyrunc.runner import SignalForwarder
+
         forwarder = SignalForwarder()
         forwarder.install()
 
@@ -280,39 +278,3 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
     finally:
         if proxy is not None:
             proxy.finish()
-
-
-class SignalForwarder:
-    """Catches the signals pyrunc should pass on from before the process
-    exists (so none is lost while it starts) and forwards them once its pid
-    is known."""
-
-    def __init__(self) -> None:
-        self.pid = 0
-        self.pending: list[int] = []
-
-    def install(self) -> None:
-        for s in signal.valid_signals():
-            if s not in _NOT_FORWARDED:
-                try:
-                    signal.signal(s, self._on_signal)
-                except (OSError, ValueError):
-                    pass
-
-    def _on_signal(self, signum: int, _frame) -> None:
-        if self.pid:
-            self._send(signum)
-        else:
-            self.pending.append(signum)
-
-    def _send(self, signum: int) -> None:
-        try:
-            os.kill(self.pid, signum)
-        except ProcessLookupError:
-            pass
-
-    def target(self, pid: int) -> None:
-        self.pid = pid
-        pending, self.pending = self.pending, []
-        for s in pending:
-            self._send(s)

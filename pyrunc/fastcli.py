@@ -186,14 +186,13 @@ def dispatch(args: Sequence[str]) -> int | None:
 
 def _call(g: Globals, name: str, kw: dict[str, object]) -> int:
     from pyrunc import actions
-    from pyrunc.invocation import echo
 
     result = getattr(actions, "list_" if name == "list" else name)(g, **kw)
+    if name == "run":
+        return result
     if name == "state":
-        echo(result)
-    elif name == "list":
+        result += "\n"
+    if name in ("state", "list"):  # list's text already ends each line
         sys.stdout.write(result)
         sys.stdout.flush()
-    elif name == "run":
-        return result
     return 0

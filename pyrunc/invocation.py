@@ -112,13 +112,3 @@ def guarded(fn: Callable[[], object], passthrough: tuple[type[BaseException], ..
             traceback.print_exc()
         fail(f"internal error: {type(e).__name__}: {e}", 1)
     return None
-
-
-def echo(text: str) -> None:
-    """One line on stdout (click.echo without click)."""
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def environ_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")

@@ -69,30 +69,20 @@ def run(store: Store, cid: str, opts: CreateOptions, detach: bool = False, keep:
 
 
 def _wants_terminal(bundle: str) -> bool:
-    import json
+    from pyrunc import jsontext
 
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as f:
-            return bool((json.load(f).get("process") or {}).get("terminal"))
+            return bool((jsontext.loads(f.read()).get("process") or {}).get("terminal"))
     except (OSError, ValueError, AttributeError):
         return False  # create reports the problem
 
 
 def _foreground(container: Container, keep: bool) -> int:
     pid = container.pid
-
-    def forward(signum: int, _frame) -> None:
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    for s in signal.valid_signals():
-        if s not in _NOT_FORWARDED:
-            try:
-                signal.signal(s, forward)
-            except (OSError, ValueError):
-                pass
+    forwarder = SignalForwarder()
+    forwarder.install()
+    forwarder.target(pid)
     status = wait_foreground(pid)
     if not keep:
         container.delete(force=True)
@@ -113,3 +103,39 @@ def wait_foreground(pid: int) -> int:
             return 0
         if wpid == pid:
             return exit_status(status)
+
+
+class SignalForwarder:
+    """Catches the signals pyrunc should pass on from before the process
+    exists (so none is lost while it starts) and forwards them once its pid
+    is known."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.pending: list[int] = []
+
+    def install(self) -> None:
+        for s in signal.valid_signals():
+            if s not in _NOT_FORWARDED:
+                try:
+                    signal.signal(s, self._on_signal)
+                except (OSError, ValueError):
+                    pass
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        if self.pid:
+            self._send(signum)
+        else:
+            self.pending.append(signum)
+
+    def _send(self, signum: int) -> None:
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def target(self, pid: int) -> None:
+        self.pid = pid
+        pending, self.pending = self.pending, []
+        for s in pending:
+            self._send(s)

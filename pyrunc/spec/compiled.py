@@ -30,16 +30,16 @@ _validators: dict[str, Any] = {}
 
 
 def _convert(node: Any, maps: list[list[Any]], path: list[Any] | None,
-             patterns: list[tuple[list[Any], str]] | None = None) -> Any:
+             patterns: list[tuple[list[Any], str]]) -> Any:
     """A model's core schema -> the same schema validating into dicts.
 
     `path` is the JSON path of `node` ("*" for any list index or map key), or
     None where it is not one place (shared definitions, union choices).
-    String maps are recorded in `maps`; patterns that pyrunc.spec.patterns
-    can match without `re` are taken out of the schema and recorded in
-    `patterns`, to be checked after validation."""
-    if patterns is None:
-        patterns = []
+    String maps are recorded in `maps`; patterns are taken out of the schema
+    and recorded in `patterns`, to be checked after validation by
+    pyrunc.spec.patterns (a pattern in the schema would make pydantic-core
+    import `re` on every create).  A pattern that matcher cannot read, or
+    that is not at one JSON path, stops the generation."""
     if isinstance(node, list):
         return [_convert(x, maps, path, patterns) for x in node]
     if not isinstance(node, dict):
@@ -74,10 +74,10 @@ def _convert(node: Any, maps: list[list[Any]], path: list[Any] | None,
         if key == "pattern" and kind == "str":
             from pyrunc.spec.patterns import compile_pattern
 
-            if path is not None and compile_pattern(value) is not None:
-                patterns.append((path, value))  # checked after validation, without re
-            else:
-                out[key] = _rust_pattern(value)
+            if path is None or compile_pattern(value) is None:
+                raise ValueError(f"pattern {value!r} (at {path}): outside what pyrunc.spec.patterns reads, "
+                                 "or not at one JSON path; extend the matcher or _check_patterns")
+            patterns.append((path, value))
             continue
         if key in ("ref", "schema_ref"):
             out[key] = value.split(":")[0]
@@ -90,32 +90,6 @@ def _convert(node: Any, maps: list[list[Any]], path: list[Any] | None,
             sub = path
         out[key] = _convert(value, maps, sub, patterns)
     return out
-
-
-def _rust_pattern(pattern: str) -> str:
-    """The models' patterns use Python's `re` (as jsonschema does), where a
-    final `$` also matches before a trailing newline; the compiled schema
-    uses pydantic-core's Rust engine (building a validator with python-re
-    imports `re`, ~5 ms of every create), where `$` is the end of the text.
-    So a final unescaped `$` becomes `\\n?$`.  The patterns in the models are
-    plain (classes, anchors, repeats), which both engines read alike; the
-    model/compiled parity tests hold this on every fixture and mutation."""
-    if pattern.endswith("$") and not pattern.endswith("\\$"):
-        return pattern[:-1] + "\\n?$"
-    return pattern
-
-
-def _model_pattern(error: dict[str, Any]) -> dict[str, Any]:
-    """An error about a pattern, quoting the model's pattern (undo _rust_pattern)."""
-    if error.get("type") != "string_pattern_mismatch":
-        return error
-    rust = (error.get("ctx") or {}).get("pattern", "")
-    if not isinstance(rust, str) or not rust.endswith("\\n?$"):
-        return error
-    model = rust[:-4] + "$"
-    error = dict(error, msg=str(error.get("msg", "")).replace(rust, model))
-    error["ctx"] = dict(error["ctx"], pattern=model)
-    return error
 
 
 def generate_source() -> str:
@@ -249,7 +223,7 @@ def validate(kind: str, data: Any) -> tuple[dict[str, Any] | None, list[dict[str
     try:
         out = v.validate_python(data)
     except _core().ValidationError as exc:
-        return None, [_model_pattern(e) for e in exc.errors()]
+        return None, list(exc.errors())
     bad = _check_maps(out, maps)
     if bad is not None:
         loc, msg = bad

@@ -8,7 +8,7 @@ every `create`; so the compiled validator checks them here after validation,
 with Python `re.search` semantics: `^` anchors at the start, a final `$`
 matches at the end or before a final newline.  `compile_pattern` returns None
 for anything outside that subset (alternation, groups, `.`, `{m,n}`, `\\d`
-classes, ...), and such a pattern stays in the schema.  tests/unit/
+classes, ...), and the schema generator then refuses the model.  tests/unit/
 test_spec_patterns.py holds every model pattern to `re.search` on a corpus."""
 from __future__ import annotations
 
