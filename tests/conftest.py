@@ -141,6 +141,24 @@ def cgroup_dirs_named(name: str) -> list[str]:
 
 
 @pytest.fixture
+def console_receiver(tmp_path: Path):
+    """Makes console sockets (AF_UNIX listeners that receive a pty master,
+    tests/integration/test_tty.py's ConsoleReceiver); closes them afterwards."""
+    from tests.integration.test_tty import ConsoleReceiver
+
+    made = []
+
+    def make() -> ConsoleReceiver:
+        r = ConsoleReceiver(str(tmp_path / f"console{len(made)}.sock"))
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.close()
+
+
+@pytest.fixture
 def pyrunc(tmp_path: Path):
     rt = Runtime(PYRUNC, tmp_path / "state")
     yield rt

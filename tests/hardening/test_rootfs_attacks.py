@@ -276,23 +276,8 @@ def test_device_node_planted_as_symlink_to_host_file(pyrunc, make_bundle, victim
 
 # ------------------------------------------------------------------ /dev/console
 
-@pytest.fixture
-def console(tmp_path):
-    from tests.integration.test_tty import ConsoleReceiver
-
-    made = []
-
-    def make():
-        r = ConsoleReceiver(str(tmp_path / f"console{len(made)}.sock"))
-        made.append(r)
-        return r
-    yield make
-    for r in made:
-        r.close()
-
-
 @pytest.mark.parametrize("planted", ["symlink-core_pattern", "symlink-host-file", "directory", "dev-symlink-proc"])
-def test_dev_console_redirected(pyrunc, make_bundle, victim, console, planted):
+def test_dev_console_redirected(pyrunc, make_bundle, victim, console_receiver, planted):
     """With a terminal the pty is bound to /dev/console: a planted link must
     not move that bind onto a procfs file or a host file."""
     def edit(c):
@@ -309,7 +294,7 @@ def test_dev_console_redirected(pyrunc, make_bundle, victim, console, planted):
         (dev / "console").mkdir()
     else:
         plant(b.rootfs, "dev", "/proc/sys/kernel")
-    recv = console()
+    recv = console_receiver()
     cid = new_id("con")
     p = pyrunc("create", "--console-socket", recv.path, "-b", str(b.path), cid)
     try:
@@ -363,7 +348,7 @@ def test_device_bind_in_a_user_namespace(pyrunc, make_bundle, victim, planted):
     assert stat.S_IMODE(os.stat(victim.file).st_mode) == 0o600
 
 
-def test_dev_console_source_redirected_through_planted_pts(pyrunc, make_bundle, victim, console):
+def test_dev_console_source_redirected_through_planted_pts(pyrunc, make_bundle, victim, console_receiver):
     """CVE-2025-52565: the pty's name, /dev/pts/N, looked up in the image,
     is a link to core_pattern (the image's /dev/pts is a plain directory and
     its /dev/ptmx leads to a devpts mounted elsewhere).  The console bind
@@ -380,7 +365,7 @@ def test_dev_console_source_redirected_through_planted_pts(pyrunc, make_bundle, 
     for n in range(64):
         (pts / str(n)).symlink_to(CORE_PATTERN)
     plant(b.rootfs, "dev/ptmx", "/realpts/ptmx")
-    recv = console()
+    recv = console_receiver()
     cid = new_id("con")
     p = pyrunc("create", "--console-socket", recv.path, "-b", str(b.path), cid)
     try:

@@ -66,6 +66,13 @@ class User:
                 return int(start), int(count)
         raise AssertionError(f"no {path} range for {self.name}")
 
+    def map_subids(self, config: dict, size: int) -> None:
+        """Map container root to the user and ids 1..size to the start of its
+        delegated /etc/subuid and /etc/subgid ranges (through newuidmap)."""
+        for key, own, path in (("uidMappings", self.uid, "/etc/subuid"), ("gidMappings", self.gid, "/etc/subgid")):
+            config["linux"][key] = [{"containerID": 0, "hostID": own, "size": 1},
+                                    {"containerID": 1, "hostID": self.subids(path)[0], "size": size}]
+
     def run(self, *argv: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
         env = dict(os.environ, PWD_FOR_USER=str(cwd or self.home))
         cmd = ["unshare", "-m", "sh", "-c", AS_USER, "sh", str(self.uid), str(self.xdg), self.top,
@@ -222,10 +229,7 @@ def test_rootless_several_ranges_through_newuidmap(user, rootfs_template):
 
     def edit(c):
         c["root"]["readonly"] = False
-        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": user.uid, "size": 1},
-                                     {"containerID": 1, "hostID": ustart, "size": 65536}]
-        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": user.gid, "size": 1},
-                                     {"containerID": 1, "hostID": gstart, "size": 65536}]
+        user.map_subids(c, 65536)
         c["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": [5, 1000]}
         caps = c["process"]["capabilities"]
         for k in ("bounding", "effective", "permitted"):
@@ -247,14 +251,8 @@ def test_rootless_several_ranges_through_newuidmap(user, rootfs_template):
 
 
 def test_rootless_non_root_process_user(user, rootfs_template):
-    ustart, _ = user.subids("/etc/subuid")
-    gstart, _ = user.subids("/etc/subgid")
-
     def edit(c):
-        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": user.uid, "size": 1},
-                                     {"containerID": 1, "hostID": ustart, "size": 2000}]
-        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": user.gid, "size": 1},
-                                     {"containerID": 1, "hostID": gstart, "size": 2000}]
+        user.map_subids(c, 2000)
         c["process"]["user"] = {"uid": 1000, "gid": 1000}
         c["process"]["noNewPrivileges"] = True
     b = user.bundle(rootfs_template, ["sh", "-c", "id; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status"], edit=edit)
@@ -336,15 +334,7 @@ def test_rootless_is_not_detected_for_root(pyrunc, make_bundle):
 
 
 def test_rootless_exec_and_kill(user, rootfs_template):
-    ustart, _ = user.subids("/etc/subuid")
-    gstart, _ = user.subids("/etc/subgid")
-
-    def edit(c):
-        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": user.uid, "size": 1},
-                                     {"containerID": 1, "hostID": ustart, "size": 2000}]
-        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": user.gid, "size": 1},
-                                     {"containerID": 1, "hostID": gstart, "size": 2000}]
-    b = user.bundle(rootfs_template, ["sleep", "600"], edit=edit)
+    b = user.bundle(rootfs_template, ["sleep", "600"], edit=lambda c: user.map_subids(c, 2000))
     cid = new_id()
     assert user.pyrunc("run", "-d", "-b", str(b), cid).returncode == 0
     try:

@@ -15,7 +15,6 @@ import termios
 import threading
 import time
 
-import pytest
 
 from tests.conftest import PYRUNC, new_id
 
@@ -77,18 +76,6 @@ def winsize(fd: int) -> tuple[int, int]:
     return rows, cols
 
 
-@pytest.fixture
-def receiver(tmp_path):
-    made = []
-
-    def make() -> ConsoleReceiver:
-        r = ConsoleReceiver(str(tmp_path / f"console{len(made)}.sock"))
-        made.append(r)
-        return r
-
-    yield make
-    for r in made:
-        r.close()
 
 
 def tty_config(args, size=None):
@@ -101,11 +88,11 @@ def tty_config(args, size=None):
     return edit
 
 
-def test_create_sends_the_master_over_the_console_socket(pyrunc, make_bundle, receiver):
+def test_create_sends_the_master_over_the_console_socket(pyrunc, make_bundle, console_receiver):
     cid = new_id("tty")
     b = make_bundle(edit=tty_config(["sh", "-c", "tty; stty size; ls -l /dev/console; read x; echo got:$x; exit 3"],
                                      size=(31, 97)))
-    r = receiver()
+    r = console_receiver()
     try:
         pyrunc("create", "--console-socket", r.path, "-b", str(b.path), cid, check=True)
         master = r.wait()
@@ -143,10 +130,10 @@ def test_create_refuses_bad_terminal_combinations(pyrunc, make_bundle, tmp_path)
     assert pyrunc.ids() == []
 
 
-def test_exec_tty_detached_with_console_socket(pyrunc, make_bundle, receiver):
+def test_exec_tty_detached_with_console_socket(pyrunc, make_bundle, console_receiver):
     cid = new_id("tty")
     b = make_bundle(["sleep", "1000"])
-    r = receiver()
+    r = console_receiver()
     try:
         pyrunc("run", "-d", "-b", str(b.path), cid, check=True)
         p = pyrunc("exec", "-t", "-d", "--console-socket", r.path, cid, "sh", "-c",
