@@ -64,14 +64,20 @@ static int in_root(int dir, const char *path, int flags)
 	}
 }
 
+/* open_or_create() flags */
+#define OC_FILE 1      /* create a missing final component as an empty file */
+#define OC_NO_LINKS 2  /* fail with ELOOP on any symlink (proc and sysfs) */
+
 /* Resolve `dest` in the rootfs as if it were "/", creating what is missing
- * (directories, and an empty final file when `mkfile`).  Walked one
+ * (directories, and an empty final file with OC_FILE).  Walked one
  * component at a time with O_NOFOLLOW: ".." stops at the root and symlinks
  * are read and followed inside it (an image's /var/run -> /run, or a link
- * planted to point at a host directory), at most 40 of them.  Returns an
- * O_PATH fd of the final component. */
-static int open_or_create(const char *dest, int mkfile)
+ * planted to point at a host directory), at most 40 of them; with
+ * OC_NO_LINKS any symlink on the way is an error.  Returns an O_PATH fd of
+ * the final component. */
+static int open_or_create(const char *dest, int oc_flags)
 {
+	int mkfile = oc_flags & OC_FILE;
 	char rest[2 * PATH_MAX], next[2 * PATH_MAX], comp[NAME_MAX + 1];
 	int stack[256], sp = 0, links = 0;
 	stack[0] = dup(rootfd);
@@ -119,6 +125,11 @@ static int open_or_create(const char *dest, int mkfile)
 		struct stat st;
 		if (fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {
 			close(fd);
+			goto err;
+		}
+		if (S_ISLNK(st.st_mode) && (oc_flags & OC_NO_LINKS)) {
+			close(fd);
+			errno = ELOOP;
 			goto err;
 		}
 		if (S_ISLNK(st.st_mode)) {
@@ -212,9 +223,24 @@ void op_mount(struct rec *r)
 
 	snprintf(step, sizeof(step), "mount %s", dest);
 	cur_step = step;
-	int fd = open_or_create(dest, mkfile);
+	/* proc and sysfs only on an ordinary directory reached without any
+	 * symlink (CVE-2019-19921: an image whose /proc is a link could move
+	 * procfs where maskedPaths, readonlyPaths and the LSM label writes do
+	 * not look).  runc refuses a final symlink; any link on the way is
+	 * refused here, since a redirected parent moves the mount just as well. */
+	int special = !strcmp(kind, "fs") && (!strcmp(fstype, "proc") || !strcmp(fstype, "sysfs"));
+	int fd = open_or_create(dest, (mkfile ? OC_FILE : 0) | (special ? OC_NO_LINKS : 0));
+	if (fd < 0 && special && errno == ELOOP)
+		fail(ELOOP, "filesystem \"%s\" must be mounted on ordinary directory (%s resolves through a symlink)", fstype, dest);
 	if (fd < 0)
 		fail(errno, "resolving the destination inside the rootfs");
+	if (special) {
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			fail(errno, "stat");
+		if (!S_ISDIR(st.st_mode))
+			fail(ENOTDIR, "filesystem \"%s\" must be mounted on ordinary directory", fstype);
+	}
 	int mnt = -1;
 	if (!strcmp(kind, "bind") || !strcmp(kind, "rbind")) {
 		/* A detached copy of the source; attributes are set before it is
@@ -283,7 +309,7 @@ void op_mknod(struct rec *r)
 	cur_step = step;
 	if (num(a[7])) {
 		/* In a user namespace mknod is refused: bind the host's node. */
-		int fd = open_or_create(dest, 1);
+		int fd = open_or_create(dest, OC_FILE);
 		if (fd < 0)
 			fail(errno, "creating the bind target");
 		int mnt = syscall(SYS_open_tree, AT_FDCWD, dest, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);

@@ -171,10 +171,18 @@ def test_mount_over_planted_proc_and_dev_symlinks(pyrunc, make_bundle, victim):
     plant(b.rootfs, "proc", str(victim.dir / "proc"))
     plant(b.rootfs, "dev", str(victim.dir / "dev"))
     ok, out = attempt(pyrunc, b, "cat /proc/self/mountinfo; ls /dev/null")
-    if ok:
-        points = container_mount_points(out)
-        assert f"{victim.dir}/proc" in points and f"{victim.dir}/dev" in points, out
-        assert inside(b.rootfs, victim.dir / "proc").is_dir() and inside(b.rootfs, victim.dir / "dev").is_dir()
+    # procfs is never mounted through a link (test_proc_sys_symlink.py)
+    assert not ok and 'filesystem "proc" must be mounted on ordinary directory' in out, out
+
+
+def test_mount_over_planted_dev_symlink(pyrunc, make_bundle, victim):
+    """/dev is a link to a host directory: the tmpfs lands inside the rootfs."""
+    b = make_bundle(["true"], rw)
+    plant(b.rootfs, "dev", str(victim.dir / "dev"))
+    ok, out = attempt(pyrunc, b, "cat /proc/self/mountinfo; ls /dev/null")
+    assert ok, out
+    assert f"{victim.dir}/dev" in container_mount_points(out), out
+    assert inside(b.rootfs, victim.dir / "dev").is_dir()
 
 
 # ------------------------------------------------------------------ masked paths and /dev/null
