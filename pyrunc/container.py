@@ -21,11 +21,12 @@ CREATING, CREATED, RUNNING, STOPPED, PAUSED = "creating", "created", "running", 
 
 
 def parse_signal(sig: str) -> int:
-    """`KILL`, `SIGKILL`, `9`, `SIGRTMIN+3` all name a signal."""
+    """`KILL`, `SIGKILL`, `9`, `SIGRTMIN+3` all name a signal; `0` is the
+    null signal (runc: a liveness probe, nothing is delivered)."""
     s = sig.strip().upper()
     if s.isdigit():
         n = int(s)
-        if 0 < n < signal.SIGRTMAX + 1:
+        if 0 <= n < signal.SIGRTMAX + 1:
             return n
         raise PyruncError(f"invalid signal: {sig}")
     if not s.startswith("SIG"):
@@ -223,15 +224,32 @@ class Container:
 
     # ---------------------------------------------------------------- kill
 
+    def ownership(self) -> "proc.Ownership":
+        return proc.Ownership.from_state(self.state)
+
+    def owned_pids(self, cg) -> list[int]:
+        """The container's processes in its cgroup (never one that predates it)."""
+        if cg is None or not cg.exists():
+            return []
+        owns = self.ownership().owns
+        return [p for p in cg.pids() if owns(p)]
+
     def kill(self, sig: int, all_processes: bool = False) -> None:
         st = self.status()
-        if st in (STOPPED, CREATING):
+        if st == CREATING or (st == STOPPED and not all_processes):
             raise NotRunning(self.id)
         if all_processes:
             cg = self.cgroup()
             if cg is not None:
-                cg.kill_all(sig)
+                # runc: with --all, the init having exited is no reason to
+                # stop (a shared-pid pod's orphans are still to be signalled)
+                if st == STOPPED and not self.owned_pids(cg):
+                    raise NotRunning(self.id)
+                own = self.ownership()
+                cg.kill_all(sig, None if own.trivial else own.owns)
                 return
+            if st == STOPPED:
+                raise NotRunning(self.id)
         self._signal_init(sig)
 
     def _signal_init(self, sig: int) -> None:
@@ -264,10 +282,10 @@ class Container:
             if st in (RUNNING, PAUSED, CREATING) and not force:
                 raise StateError(self.id, f"cannot delete container {self.id} that is not stopped: {st}")
             cg = self.cgroup()
-            if st != STOPPED or (cg is not None and cg.exists() and cg.pids()):
+            if st != STOPPED or self.owned_pids(cg):
                 self._kill_everything(cg)
             if cg is not None:
-                cg.destroy()
+                self._destroy_cgroup(cg)
             self.store.remove(self.id)
         hooks = (self.state.get("hooks") or {}).get("poststop")
         if hooks:
@@ -282,12 +300,17 @@ class Container:
                     log.warn(str(e))
 
     def _kill_everything(self, cg) -> None:
+        """SIGKILL the container's processes: its init and what else in its
+        cgroup belongs to it (proc.Ownership), never a process that was in
+        the cgroup before the container."""
+        own = self.ownership()
+        owns = None if own.trivial else own.owns
         if cg is not None and cg.exists():
             try:
                 cg.thaw()
             except (OSError, PyruncError):  # e.g. a create killed before it made the freezer cgroup
                 pass
-            cg.kill_all(signal.SIGKILL)
+            cg.kill_all(signal.SIGKILL, owns)
         if self.init_alive():
             try:
                 self._signal_init(signal.SIGKILL)
@@ -296,8 +319,22 @@ class Container:
         wait_gone(self.pid, self.state.get("pid_start"))
         if cg is not None:
             deadline = time.monotonic() + 10
-            while cg.exists() and cg.pids() and time.monotonic() < deadline:
+            while self.owned_pids(cg) and time.monotonic() < deadline:
                 time.sleep(0.005)
+
+    def _destroy_cgroup(self, cg) -> None:
+        """Remove the cgroup, unless processes that predate the container
+        still live in it: then it stays, with a warning (runc fails to
+        remove it, logs an error and deletes the container all the same)."""
+        if cg.exists() and self.state.get("foreign_pids"):
+            left = [p for p in cg.pids() if not self.ownership().owns(p)]
+            if left:
+                from pyrunc import log
+
+                log.warn(f"container's cgroup is not empty: {len(left)} process(es) that predate the "
+                         f"container remain; cgroup {cg.path('') or ''} left in place")
+                return
+        cg.destroy()
 
 
 def _read_reply(fd: int, deadline: float) -> bytes:

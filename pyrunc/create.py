@@ -214,9 +214,13 @@ def _teardown(store: Store, cid: str, made: dict[str, Any]) -> None:
     _reap_warmer(made)
     mgr = made.get("cgroup")
     if mgr is not None:
+        from pyrunc.proc import Ownership
+
+        own = Ownership(made.get("foreign"))
         try:
-            mgr.kill_all(signal.SIGKILL)
-            mgr.destroy()
+            mgr.kill_all(signal.SIGKILL, None if own.trivial else own.owns)
+            if own.trivial or all(own.owns(p) for p in mgr.pids()):
+                mgr.destroy()  # else: processes that predate the container still use it
         except (PyruncError, OSError) as e:
             log.warn(f"cleaning up the cgroup: {e}")
     store.remove(cid)
@@ -230,6 +234,11 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     linux = config.get("linux") or {}
     process = config.get("process") or {}
     mgr = cgroups.manager_for(linux.get("cgroupsPath"), cid, rootless=opts.rootless, systemd=opts.systemd_cgroup)
+    frozen = mgr.frozen_target()
+    if frozen:  # the init would stop when it joins: fail now, before anything is made
+        from pyrunc.errors import CgroupError
+
+        raise CgroupError(frozen, "container's cgroup unexpectedly frozen")
     # Recorded before it exists: a create killed from here on leaves a
     # "creating" container that `delete --force` can find and clean.
     store.write_state(cid, {"ociVersion": config.get("ociVersion", "1.3.0"), "id": cid, "pid": 0,
@@ -237,6 +246,15 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     t0 = _clock()
     mgr.create()
     made["cgroup"] = mgr
+    foreign = mgr.pids()
+    if foreign:
+        # runc warns and goes on; these processes are never the container's
+        # (proc.Ownership): delete and kill --all leave them alone.
+        log.warn(f"container's cgroup is not empty: {len(foreign)} process(es) found")
+        made["foreign"] = [[p, proc.start_time(p)] for p in foreign]
+        store.write_state(cid, {"ociVersion": config.get("ociVersion", "1.3.0"), "id": cid, "pid": 0,
+                                "bundle": bundle, "created": _now(), "owner": _owner(), "cgroup": mgr.to_dict(),
+                                "foreign_pids": made["foreign"]})
     procs = mgr.procs_files()
     if procs:
         made["warmer"] = _start_attach_grace_period(procs[0])
@@ -284,7 +302,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     t0 = _clock()
     plan = build_plan(ctx)
     log.get().debug(f"create {cid}: plan of {len(plan.ops)} steps built in {_ms(t0)}")
-    write_atomic(store.path(cid, CONFIG_FILE), jsontext.dumps(config).encode())
+    write_atomic(store.path(cid, CONFIG_FILE), jsontext.dumps(config).encode(), what="writing")
 
     state: dict[str, Any] = {
         "ociVersion": config.get("ociVersion", "1.3.0"),
@@ -300,6 +318,9 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         "hooks": config.get("hooks") or {},
         "rootless": opts.rootless,
     }
+    if made.get("foreign"):
+        state["foreign_pids"] = made["foreign"]
+    own_pidns = any(ns.get("type") == "pid" and not ns.get("path") for ns in linux.get("namespaces") or [])
     container = Container(store, cid, state)
     hooks = config.get("hooks") or {}
 
@@ -308,6 +329,8 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         made["pid_start"] = proc.start_time(pid)
         state["pid"] = pid
         state["pid_start"] = made["pid_start"]
+        if own_pidns:  # its processes are those of this namespace (proc.Ownership)
+            state["pidns"] = proc.pidns_inode(pid)
         state["creating"] = True  # until the init reports ready
         store.write_state(cid, state)
 
@@ -350,6 +373,6 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     store.write_state(cid, state)
     if opts.pid_file:
         pid_path = os.path.abspath(opts.pid_file)
-        write_atomic(pid_path, str(state["pid"]).encode(), 0o644)
+        write_atomic(pid_path, str(state["pid"]).encode(), 0o644, what="writing pid file")
     return container
 

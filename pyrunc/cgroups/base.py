@@ -99,8 +99,16 @@ class Manager(ABC):
     @abstractmethod
     def frozen(self) -> bool: ...
 
-    def kill_all(self, sig: int = _signal.SIGKILL) -> None:
-        """Signal every process: freeze, signal each pid, thaw (like runc),
+    def frozen_target(self) -> str | None:
+        """Before create: the freezer file that says the container's cgroup
+        (or the ancestor it would be made in) is frozen, else None.  An init
+        joining it would stop there, so create refuses (runc: "container's
+        cgroup unexpectedly frozen")."""
+        return None
+
+    def kill_all(self, sig: int = _signal.SIGKILL, owns=None) -> None:
+        """Signal every process (or, with `owns`, every process for which
+        `owns(pid)` is true): freeze, signal each pid, thaw (like runc),
         so nothing forks while we iterate. A paused container stays paused
         unless the signal is SIGKILL (frozen tasks die only once thawed)."""
         was_frozen = self.frozen()
@@ -113,6 +121,8 @@ class Manager(ABC):
                 froze = False
         try:
             for pid in self.pids():
+                if owns is not None and not owns(pid):
+                    continue
                 try:
                     os.kill(pid, sig)
                 except ProcessLookupError:

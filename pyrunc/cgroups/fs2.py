@@ -89,11 +89,16 @@ class V2Manager(Manager):
     def frozen(self) -> bool:
         return freezer.frozen_v2(self.dir)
 
-    def kill_all(self, sig: int = _signal.SIGKILL) -> None:
-        if sig == _signal.SIGKILL and fsutil.exists(self.dir, "cgroup.kill"):
+    def frozen_target(self) -> str | None:
+        return freezer.frozen_target_v2(self.dir)
+
+    def kill_all(self, sig: int = _signal.SIGKILL, owns=None) -> None:
+        # cgroup.kill kills everything: only when nothing is to be spared
+        if sig == _signal.SIGKILL and (owns is None or all(owns(p) for p in self.pids())) \
+                and fsutil.exists(self.dir, "cgroup.kill"):
             fsutil.write(self.dir, "cgroup.kill", "1")
             return
-        super().kill_all(sig)
+        super().kill_all(sig, owns)
 
     def oom_kill_count(self) -> int | None:
         ev = fsutil.read_keyed(self.dir, "memory.events")
