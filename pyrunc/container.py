@@ -163,12 +163,19 @@ class Container:
                 if relay is not None:
                     relay.close()
                 raise
+        from pyrunc import log
+
+        if log.get().debug_enabled:
+            from pyrunc.trace import log_after_start
+
+            log_after_start(self.store.path(self.id), f"start {self.id}")
         hooks = (self.state.get("hooks") or {}).get("poststart")
         if hooks:
             from pyrunc.hooks import run_hooks
 
             try:
-                run_hooks("poststart", hooks, self.state_json(RUNNING))
+                # in the bundle directory, as runc 1.1 (it runs them from create)
+                run_hooks("poststart", hooks, self.state_json(RUNNING), cwd=self.bundle or None)
             except BaseException:
                 # runtime-spec 1.3.0 (and runc): a failing poststart hook is
                 # an error and the container is stopped.
@@ -270,7 +277,9 @@ class Container:
 
     # ---------------------------------------------------------------- delete
 
-    def delete(self, force: bool = False) -> None:
+    def delete(self, force: bool = False, hooks_cwd: str | None = None) -> None:
+        """Poststop hooks run in `hooks_cwd` (None: ours; `run` passes the
+        bundle, where runc's run runs them)."""
         with self.store.lock(self.id, missing_ok=True) as present:
             if not present:
                 if force:
@@ -295,7 +304,7 @@ class Container:
 
             for hook in hooks:  # a failing poststop hook is a warning; the rest still run
                 try:
-                    run_hook("poststop", hook, self.state_json(STOPPED))
+                    run_hook("poststop", hook, self.state_json(STOPPED), cwd=hooks_cwd)
                 except HookError as e:
                     log.warn(str(e))
 

@@ -338,8 +338,9 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         from pyrunc.hooks import run_hooks
 
         st = container.state_json("creating")
-        run_hooks("prestart", hooks.get("prestart"), st)
-        run_hooks("createRuntime", hooks.get("createRuntime"), st)
+        # in the bundle directory, where runc's create/run runs them
+        run_hooks("prestart", hooks.get("prestart"), st, cwd=bundle)
+        run_hooks("createRuntime", hooks.get("createRuntime"), st, cwd=bundle)
         # createContainer and startContainer hooks run in the container's
         # namespaces: they see the pid as the container sees it.
         inner = dict(st, pid=proc.ns_pid(st["pid"]))

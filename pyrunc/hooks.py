@@ -1,13 +1,21 @@
 """Running runtime-spec hooks in the runtime's namespaces (prestart,
 createRuntime, poststart, poststop): the state JSON on stdin, the hook's own
-args and env, killed at its timeout (with everything it started: each hook
-runs in its own process group)."""
+args, killed at its timeout (with everything it started: each hook runs in
+its own process group).
+
+Environment and working directory as runc: a hook with an `env` list gets
+exactly that list (`[]` is an empty environment); without one it inherits
+the runtime's own environment (Go's exec.Cmd with a nil Env).  runc's
+`create` and `run` change into the bundle directory, so prestart,
+createRuntime and poststart hooks run there; poststop runs where `delete`
+was called (in the bundle under `run`).  The callers pass that `cwd`."""
 from __future__ import annotations
 
 import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 from typing import Any
 
@@ -26,7 +34,17 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def run_hook(kind: str, hook: dict[str, Any], state: dict[str, Any]) -> None:
+def hook_env(hook: dict[str, Any]) -> dict[str, str] | None:
+    """The hook's environment for Popen: without `env`, the one pyrunc was
+    started with (None: inherit, unless pyrunc added variables of its own)."""
+    env = hook.get("env")
+    if env is None:
+        added = getattr(sys.modules.get("pyrunc.spec.load"), "ADDED_ENV", ())
+        return {k: v for k, v in os.environ.items() if k not in added} if added else None
+    return {k: v for k, _, v in (e.partition("=") for e in env)}
+
+
+def run_hook(kind: str, hook: dict[str, Any], state: dict[str, Any], cwd: str | None = None) -> None:
     path = hook["path"]
     args = hook.get("args") or [path]
     timeout = hook.get("timeout")
@@ -42,12 +60,16 @@ def run_hook(kind: str, hook: dict[str, Any], state: dict[str, Any]) -> None:
                 stdin=inp,
                 stdout=out,
                 stderr=out,
-                env={k: v for k, _, v in (e.partition("=") for e in hook.get("env") or [])},
+                env=hook_env(hook),
+                cwd=cwd,
                 close_fds=True,
                 start_new_session=True,
             )
         except OSError as e:
-            raise HookError(kind, path, e.strerror or str(e)) from None
+            what = e.strerror or str(e)
+            if cwd is not None and not os.path.isdir(cwd):
+                what = f"working directory {cwd}: {what}"
+            raise HookError(kind, path, what) from None
         try:
             rc = proc.wait(timeout=timeout if timeout else None)
         except subprocess.TimeoutExpired:
@@ -65,6 +87,6 @@ def run_hook(kind: str, hook: dict[str, Any], state: dict[str, Any]) -> None:
             raise HookError(kind, path, why)
 
 
-def run_hooks(kind: str, hooks: list[dict[str, Any]] | None, state: dict[str, Any]) -> None:
+def run_hooks(kind: str, hooks: list[dict[str, Any]] | None, state: dict[str, Any], cwd: str | None = None) -> None:
     for hook in hooks or []:
-        run_hook(kind, hook, state)
+        run_hook(kind, hook, state, cwd)

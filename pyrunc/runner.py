@@ -57,7 +57,7 @@ def run(store: Store, cid: str, opts: CreateOptions, detach: bool = False, keep:
     except BaseException:
         if proxy is not None:
             proxy.finish()
-        container.delete(force=True)
+        container.delete(force=True, hooks_cwd=container.bundle or None)
         raise
     if detach:
         return 0
@@ -85,7 +85,7 @@ def _foreground(container: Container, keep: bool) -> int:
     forwarder.target(pid)
     status = wait_foreground(pid)
     if not keep:
-        container.delete(force=True)
+        container.delete(force=True, hooks_cwd=container.bundle or None)
     return status
 
 

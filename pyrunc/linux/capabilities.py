@@ -152,7 +152,8 @@ def resolve_capabilities(
     """Masks for `process.capabilities`. Absent sets are empty (as runc).
 
     An ambient capability must also be permitted and inheritable (the kernel
-    refuses to raise it otherwise): that is a ConfigError naming the entry."""
+    refuses to raise it otherwise): one that is not is dropped from the
+    ambient set, as runc does (it warns and goes on); `warn` is told."""
     if caps is None:
         return CapSets()
     if not isinstance(caps, dict):
@@ -163,11 +164,7 @@ def resolve_capabilities(
     masks = {s: caps_to_mask(caps.get(s), f"{field}.{s}", warn) for s in SETS}
     bad = masks["ambient"] & ~(masks["permitted"] & masks["inheritable"])
     if bad:
-        names = caps.get("ambient") or []
-        bad_names = mask_to_names(bad)
-        idx = next((i for i, n in enumerate(names) if n in bad_names), 0)
-        raise ConfigError(
-            f"{field}.ambient[{idx}]",
-            f"{', '.join(bad_names)} must also be in the permitted and inheritable sets to be ambient",
-        )
+        warn(f"{field}.ambient: {', '.join(mask_to_names(bad))} not in both the permitted and inheritable "
+             "sets: skipped")
+        masks["ambient"] &= ~bad
     return CapSets(**masks)

@@ -111,8 +111,12 @@ def config_path(bundle: str) -> str:
 
 
 # pydantic looks for plugins through importlib.metadata at import (tens of
-# ms on every create); pyrunc uses none.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+# ms on every create); pyrunc uses none.  Hooks that inherit the runtime's
+# environment do not get what pyrunc added (ADDED_ENV, read by pyrunc.hooks).
+ADDED_ENV: tuple[str, ...] = ()
+if "PYDANTIC_DISABLE_PLUGINS" not in os.environ:
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+    ADDED_ENV = ("PYDANTIC_DISABLE_PLUGINS",)
 
 
 def load_config(bundle: str, *, check: bool = True) -> dict[str, Any]:

@@ -159,13 +159,14 @@ def _check_capabilities(proc: dict[str, Any], field: str) -> Iterator[Problem]:
                 # dropped at create, as runc does, so one config works across kernels
                 yield _warn(where, f"{name} is unknown to the running kernel and will be ignored")
     # The kernel raises an ambient capability only if it is both permitted and
-    # inheritable: an impossible combination, refused (runc ignores the failure).
+    # inheritable.  runc warns and runs without it (the default config of
+    # runc 1.1's `runc spec` has ambient caps and no inheritable set): so do we.
     both = set(caps.get("permitted") or []) & set(caps.get("inheritable") or [])
     for i, name in enumerate(caps.get("ambient") or []):
         if name in CAPABILITIES and name not in both:
-            yield _err(
+            yield _warn(
                 f"{field}.capabilities.ambient[{i}]",
-                f"{name} must also be in the permitted and inheritable sets to be ambient",
+                f"{name} is not in both the permitted and inheritable sets: it cannot be ambient and is skipped",
             )
 
 

@@ -79,13 +79,15 @@ def test_resolve_capabilities_sets() -> None:
     assert caps.resolve_capabilities({"bounding": ["CAP_KILL"]}).permitted == 0
 
 
-def test_ambient_must_be_permitted_and_inheritable() -> None:
-    with pytest.raises(ConfigError) as e:
-        caps.resolve_capabilities({"permitted": ["CAP_KILL"], "ambient": ["CAP_KILL"]})
-    assert e.value.field == "process.capabilities.ambient[0]"
-    assert "CAP_KILL" in str(e.value) and "inheritable" in str(e.value)
-    with pytest.raises(ConfigError):
-        caps.resolve_capabilities({"inheritable": ["CAP_KILL"], "ambient": ["CAP_CHOWN"]})
+def test_ambient_outside_permitted_and_inheritable_is_dropped_with_a_warning() -> None:
+    """runc warns and runs without them (runc 1.1's `runc spec` config has
+    ambient caps and no inheritable set)."""
+    said: list[str] = []
+    sets = caps.resolve_capabilities({"permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL", "CAP_CHOWN"],
+                                      "ambient": ["CAP_KILL", "CAP_CHOWN"]}, warn=said.append)
+    assert sets.ambient == 1 << 5  # CAP_KILL stays, CAP_CHOWN (not permitted) goes
+    assert len(said) == 1 and "CAP_CHOWN" in said[0] and "process.capabilities.ambient" in said[0]
+    assert caps.resolve_capabilities({"inheritable": ["CAP_KILL"], "ambient": ["CAP_CHOWN"]}).ambient == 0
 
 
 def test_unknown_set_name() -> None:
