@@ -1,14 +1,24 @@
 """What each lifecycle command does, without any command-line parsing: the
 click commands (`pyrunc/commands/`) and the fast path (`pyrunc/fastcli.py`)
-both parse their arguments and call these.  Each imports what it needs
-when it runs, so `state` never loads what `create` needs."""
+both parse their arguments and call these, and these call the Python API
+(`pyrunc.api`: Runtime, Container) and format its results as runc does.
+`run` keeps its own loop (`pyrunc.runner`: signal forwarding, the terminal
+proxy).  Each imports what it needs when it runs, so `state` never loads
+what `create` needs."""
 from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pyrunc.api import Runtime
     from pyrunc.create import CreateOptions
     from pyrunc.invocation import Globals
-    from pyrunc.store import Store
+
+
+def runtime(g: Globals) -> Runtime:
+    """The API's Runtime for the global flags (root and rootless resolved)."""
+    from pyrunc.api import Runtime
+
+    return Runtime(g.root, rootless=g.rootless, systemd_cgroup=g.systemd_cgroup)
 
 
 def _create_options(g: Globals, bundle: str = ".", console_socket: str | None = None, pid_file: str | None = None,
@@ -21,10 +31,11 @@ def _create_options(g: Globals, bundle: str = ".", console_socket: str | None = 
                          systemd_cgroup=g.systemd_cgroup)
 
 
-def create(g: Globals, container_id: str, **create_flags: object) -> None:
-    from pyrunc.create import create as create_container
-
-    create_container(g.store(), container_id, _create_options(g, **create_flags))
+def create(g: Globals, container_id: str, bundle: str = ".", console_socket: str | None = None,
+           pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
+           preserve_fds: int = 0) -> None:
+    runtime(g).create(container_id, bundle, console_socket=console_socket, pid_file=pid_file,
+                      preserve_fds=preserve_fds, no_pivot=no_pivot, no_new_keyring=no_new_keyring)
 
 
 def run(g: Globals, container_id: str, detach: bool = False, keep: bool = False, no_subreaper: bool = False,
@@ -37,64 +48,38 @@ def run(g: Globals, container_id: str, detach: bool = False, keep: bool = False,
 
 
 def start(g: Globals, container_id: str) -> None:
-    from pyrunc.container import Container
-
-    Container.load(g.store(), container_id).start()
+    runtime(g).get(container_id).start()
 
 
 def state(g: Globals, container_id: str) -> str:
     """The state JSON, indented like runc's."""
     from pyrunc import jsontext
-    from pyrunc.container import Container
 
-    return jsontext.dumps(Container.load(g.store(), container_id).state_json(), indent=2)
+    return jsontext.dumps(runtime(g).get(container_id).state(), indent=2)
 
 
 def kill(g: Globals, container_id: str, signal: str = "SIGTERM", all_: bool = False) -> None:
-    from pyrunc.container import Container, parse_signal
+    from pyrunc.container import parse_signal
 
-    sig = parse_signal(signal)
-    Container.load(g.store(), container_id).kill(sig, all_)
+    sig = parse_signal(signal)  # a bad signal is an error before the container is looked up (runc)
+    runtime(g).get(container_id).kill(sig, all_)
 
 
 def delete(g: Globals, container_id: str, force: bool = False) -> None:
-    from pyrunc.container import Container
-    from pyrunc.errors import ContainerNotFound
+    from pyrunc.api import Container
 
-    store = g.store()
-    try:
-        c = Container.load(store, container_id)
-    except ContainerNotFound:
-        if force:
-            _remove_leftover(store, container_id)
-            return
-        raise
-    c.delete(force)
-
-
-def _remove_leftover(store: Store, cid: str) -> None:
-    """A state dir without state.json: a create killed before it wrote
-    anything (it records the cgroup before making it, so nothing else
-    exists yet).  --force removes the dir."""
-    import os
-
-    from pyrunc.store import STATE_FILE
-
-    with store.lock(cid, missing_ok=True) as present:
-        if present and not os.path.exists(store.path(cid, STATE_FILE)):
-            store.remove(cid)
+    # (not runtime(g).get(): a --force delete of a half-made container has no state to load)
+    Container.by_id(runtime(g), container_id).delete(force)
 
 
 def list_(g: Globals, fmt: str = "table", quiet: bool = False) -> str:
     """The text `list` prints (with its final newline, or empty)."""
-    from pyrunc.container import list_containers
-
-    containers = list_containers(g.store())
+    containers = runtime(g).list()
     if quiet:
         return "".join(f"{c.id}\n" for c in containers)
     rows = []
     for c in containers:
-        st = c.state_json()
+        st = c.state()
         rows.append({
             "ociVersion": st["ociVersion"], "id": c.id, "pid": st.get("pid", 0), "status": st["status"],
             "bundle": c.bundle, "rootfs": st["rootfs"], "created": st["created"], "owner": st["owner"],
@@ -112,15 +97,15 @@ def list_(g: Globals, fmt: str = "table", quiet: bool = False) -> str:
 
 
 def pause(g: Globals, container_id: str) -> None:
-    from pyrunc.cgroups import ops
+    from pyrunc.api import Container
 
-    ops.pause(g.root, container_id)
+    Container.by_id(runtime(g), container_id).pause()
 
 
 def resume(g: Globals, container_id: str) -> None:
-    from pyrunc.cgroups import ops
+    from pyrunc.api import Container
 
-    ops.resume(g.root, container_id)
+    Container.by_id(runtime(g), container_id).resume()
 
 
 def ps(g: Globals, container_id: str, fmt: str = "table", ps_args: tuple[str, ...] = ()) -> str:

@@ -28,7 +28,8 @@ class CreateOptions:
     def __init__(self, bundle: str = ".", pid_file: str | None = None, console_socket: str | None = None,
                  no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0,
                  rootless: bool = False, systemd_cgroup: bool = False, gate: bool = True,
-                 console_fd: int | None = None, extra_pass_fds: tuple[int, ...] = ()) -> None:
+                 console_fd: int | None = None, extra_pass_fds: tuple[int, ...] = (),
+                 stdio: tuple[int, int, int] | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -40,6 +41,7 @@ class CreateOptions:
         self.gate = gate
         self.console_fd = console_fd
         self.extra_pass_fds = extra_pass_fds
+        self.stdio = stdio  # the init's fds 0, 1, 2 (None: the caller's own; the Python API sets them)
 
     def __repr__(self) -> str:
         return f"CreateOptions({vars(self)!r})"
@@ -363,7 +365,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         pass_fds += fifo_fds
     try:
         t0 = _clock()
-        run_init(plan.encode(), InitHandlers(on_pid, on_hooks, on_seccomp_fd), pass_fds=pass_fds)
+        run_init(plan.encode(), InitHandlers(on_pid, on_hooks, on_seccomp_fd), pass_fds=pass_fds, stdio=opts.stdio)
         log.get().debug(f"create {cid}: init cloned, set up and at the start gate in {_ms(t0)}")
     finally:
         if made.get("console_fd") is not None:

@@ -28,6 +28,7 @@ class ExecOptions:
     ignore_paused: bool = False
     subreaper: bool = True
     rootless: bool = False
+    stdio: tuple[int, int, int] | None = None  # the process's fds 0, 1, 2 (None: the caller's)
 
 
 @dataclass
@@ -244,7 +245,8 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
     if console_fd is not None:
         pass_fds += (console_fd,)
     try:
-        result = run_init(plan.encode(), InitHandlers(on_seccomp_fd=on_seccomp_fd), pass_fds=pass_fds)
+        result = run_init(plan.encode(), InitHandlers(on_seccomp_fd=on_seccomp_fd), pass_fds=pass_fds,
+                          stdio=opts.stdio)
     except BaseException:
         if ours is not None:
             ours.close()

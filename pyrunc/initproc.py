@@ -65,8 +65,10 @@ class InitResult:
         self.extra_fds = extra_fds if extra_fds is not None else []
 
 
-def _spawn(exe: int, argv: list[str], keep: tuple[int, ...], errfd: int) -> int:
-    """fork + exec of /proc/self/fd/<exe> with only stdio and `keep` open.
+def _spawn(exe: int, argv: list[str], keep: tuple[int, ...], errfd: int,
+           stdio: tuple[int, int, int] | None = None) -> int:
+    """fork + exec of /proc/self/fd/<exe> with only stdio and `keep` open;
+    `stdio` (three fds) replaces the caller's 0, 1, 2 in the child.
     (What subprocess.Popen(pass_fds=keep, close_fds=True) does, without
     importing subprocess.)  A failed exec is reported on `errfd`, the init's
     end of the sync socket, as an init error message."""
@@ -79,6 +81,10 @@ def _spawn(exe: int, argv: list[str], keep: tuple[int, ...], errfd: int) -> int:
         # as Popen's restore_signals does.
         _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
         _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
+        if stdio is not None:
+            copies = [os.dup(fd) for fd in stdio]  # (2, 1, 0) must not clobber itself
+            for target, fd in enumerate(copies):
+                os.dup2(fd, target)
         low = 3
         for fd in sorted(set(keep)):
             os.set_inheritable(fd, True)
@@ -97,7 +103,8 @@ def _spawn(exe: int, argv: list[str], keep: tuple[int, ...], errfd: int) -> int:
     return -1  # not reached
 
 
-def run_init(plan: bytes, handlers: InitHandlers, pass_fds: tuple[int, ...] = ()) -> InitResult:
+def run_init(plan: bytes, handlers: InitHandlers, pass_fds: tuple[int, ...] = (),
+             stdio: tuple[int, int, int] | None = None) -> InitResult:
     """Start the init, answer its sync messages, return once it is ready
     (blocked on the start gate, or about to exec when there is no gate)."""
     exe = sealed_init()
@@ -106,7 +113,7 @@ def run_init(plan: bytes, handlers: InitHandlers, pass_fds: tuple[int, ...] = ()
     result = InitResult()
     try:
         launcher = _spawn(exe, ["pyrunc-init", str(planfd), str(child.fileno()), str(exe)],
-                          (exe, planfd, child.fileno(), *pass_fds), child.fileno())
+                          (exe, planfd, child.fileno(), *pass_fds), child.fileno(), stdio)
     finally:
         os.close(exe)
         os.close(planfd)

@@ -135,3 +135,16 @@ def default_spec(rootless: bool = False) -> dict[str, Any]:
     if rootless:
         _to_rootless(spec)
     return spec
+
+
+class _CallableModule(type(os)):  # type: ignore[misc]
+    """`pyrunc.spec.default(rootless=False)`: this module, called, is
+    default_spec (the package attribute of that name is this module)."""
+
+    def __call__(self, rootless: bool = False) -> dict[str, Any]:
+        return default_spec(rootless)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule
