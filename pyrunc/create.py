@@ -157,6 +157,10 @@ def create(store: Store, cid: str, opts: CreateOptions) -> Container:
         from pyrunc.rootless import check_mappings
 
         check_mappings(config.get("linux") or {})
+        if (config.get("linux") or {}).get("netDevices"):  # runc refuses them too
+            from pyrunc.errors import ConfigError
+
+            raise ConfigError("linux.netDevices", "not supported for rootless containers")
 
     store.create_dir(cid)
     made: dict[str, Any] = {}
@@ -203,6 +207,13 @@ def _reap_warmer(made: dict[str, Any]) -> None:
 
 
 def _teardown(store: Store, cid: str, made: dict[str, Any]) -> None:
+    if made.get("netdevs"):  # moved into the container: back to the host while its namespace lives
+        from pyrunc.linux.netlink import restore
+
+        for problem in restore(made["netdevs"], made["netns_fd"]):
+            log.warn(f"linux.netDevices: {problem}")
+    if made.get("netns_fd") is not None:
+        os.close(made.pop("netns_fd"))
     pid = made.get("pid")
     if pid:
         try:
@@ -340,6 +351,11 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         from pyrunc.hooks import run_hooks
 
         st = container.state_json("creating")
+        if linux.get("netDevices"):  # before the hooks, as runc
+            from pyrunc.linux.netlink import move_devices
+
+            made["netns_fd"] = os.open(f"/proc/{state['pid']}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            made["netdevs"] = move_devices(linux["netDevices"], f"/proc/self/fd/{made['netns_fd']}")
         # in the bundle directory, where runc's create/run runs them
         run_hooks("prestart", hooks.get("prestart"), st, cwd=bundle)
         run_hooks("createRuntime", hooks.get("createRuntime"), st, cwd=bundle)
@@ -372,6 +388,9 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
             os.close(made.pop("console_fd"))
         for fd in made.pop("fifo_fds", None) or ():
             os.close(fd)
+    if made.get("netns_fd") is not None:
+        os.close(made.pop("netns_fd"))
+        made.pop("netdevs", None)
     state.pop("creating", None)
     store.write_state(cid, state)
     if opts.pid_file:

@@ -79,7 +79,7 @@ def features() -> dict[str, Any]:
             "selinux": {"enabled": _lsm_enabled("selinux")},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
-            "netDevices": {"enabled": False},
+            "netDevices": {"enabled": True},  # pyrunc.linux.netlink
         },
         "annotations": annotations(),
         "potentiallyUnsafeConfigAnnotations": [],

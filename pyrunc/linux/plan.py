@@ -344,8 +344,6 @@ def build_plan(ctx: PlanContext) -> Plan:
     linux = config.get("linux") or {}
     nss = _namespaces(linux)
     plan = Plan()
-    if linux.get("netDevices"):
-        raise UnsupportedError("linux.netDevices (moving host network devices into the container)")
     if linux.get("intelRdt"):
         raise UnsupportedError("linux.intelRdt (Intel RDT resctrl groups)")
 
@@ -388,8 +386,9 @@ def build_plan(ctx: PlanContext) -> Plan:
     # The sync point: pyrunc runs prestart/createRuntime hooks and sends the
     # state the createContainer/startContainer hooks get.  Skipped (one
     # round trip less) when there are no such hooks.
-    if ctx.hooks_sync and any(hooks.get(k) for k in ("prestart", "createRuntime", "createContainer",
-                                                     "startContainer")):
+    # linux.netDevices are moved there too (pyrunc.linux.netlink).
+    if ctx.hooks_sync and (linux.get("netDevices") or any(hooks.get(k) for k in (
+            "prestart", "createRuntime", "createContainer", "startContainer"))):
         plan.add(o.OP_HOOKS_SYNC)
     for h in hooks.get("createContainer") or []:
         plan.add(*_hook_args("createContainer", h))

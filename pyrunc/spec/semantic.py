@@ -245,6 +245,20 @@ def check_namespaces(config: Config, bundle: str) -> Iterator[Problem]:
             yield _err(key, "cannot be set without a UTS namespace")
     if linux.get("netDevices") and "network" not in seen:
         yield _err("linux.netDevices", "needs a network namespace")
+    elif linux.get("netDevices") and _is_host_netns(_namespaces(config).get("network", {}).get("path")):
+        yield _err("linux.netDevices", "needs a network namespace other than the runtime's own")
+
+
+def _is_host_netns(path: str | None) -> bool:
+    """The network namespace at `path` is the one pyrunc runs in (runc's isHostNetNS)."""
+    if not path:
+        return False
+    try:
+        a, b = os.stat("/proc/self/ns/net"), os.stat(path)
+    except OSError:
+        return False  # reported by the namespace path check
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
 
 
 def _check_ns_path(field: str, kind: str, path: str) -> Iterator[Problem]:
@@ -371,6 +385,26 @@ def check_misc(config: Config, bundle: str) -> Iterator[Problem]:
                 c in name for c in "/: \t\n"
             ):
                 yield _err(where, f"invalid network interface name {name!r}")
+    yield from _check_net_devices(linux.get("netDevices") or {})
+
+
+def _check_net_devices(devices: dict[str, Any]) -> Iterator[Problem]:
+    """Each device exists in the runtime's network namespace, and no two
+    get the same name in the container's (the move checks the container's
+    namespace itself: pyrunc.linux.netlink)."""
+    import socket
+
+    targets: dict[str, str] = {}
+    for host, dev in devices.items():
+        new = (dev or {}).get("name") or host
+        if new in targets and "%d" not in new:
+            yield _err(f"linux.netDevices.{host}", f"{targets[new]} is also to be named {new} in the container")
+        targets.setdefault(new, host)
+        try:
+            socket.if_nametoindex(host)
+        except OSError:
+            yield _err(f"linux.netDevices.{host}", f"no network device named {host} in the runtime's network namespace")
+
 
 
 CHECKS: list[Check] = [
