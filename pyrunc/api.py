@@ -76,6 +76,14 @@ class _Subreaper:
         prctl.set_child_subreaper(self.previous)
 
 
+class _NoSubreaper:
+    def __enter__(self) -> _NoSubreaper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 def _wait(pid: int) -> int:
     """The exit status of our child `pid`: its code, or 128+N after signal N."""
     from pyrunc.runner import exit_status
@@ -310,22 +318,25 @@ class Container:
             raise PyruncError("exec: a terminal needs console_socket (an AF_UNIX socket receiving the pty master)")
         import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="pyrunc-exec-") as tmp:
+        # Detached, the process is not ours to reap (a zombie of ours in the
+        # container's pid namespace would keep its init from ever exiting):
+        # like `pyrunc exec -d`, it is left to the nearest subreaper or pid 1.
+        with tempfile.TemporaryDirectory(prefix="pyrunc-exec-") as tmp, \
+                (_NoSubreaper() if detach else _Subreaper()):
             ours = os.path.join(tmp, "pid")
-            with _Subreaper():
-                execute(self._store, self.id, proc, ExecOptions(
-                    detach=True, console_socket=console_socket, pid_file=ours, preserve_fds=preserve_fds,
-                    cgroup=list(cgroup), ignore_paused=ignore_paused, rootless=self.runtime.rootless,
-                    stdio=_stdio(stdin, stdout, stderr)))
-                with open(ours) as f:
-                    pid = int(f.read())
-                if pid_file:
-                    from pyrunc.store import write_atomic
+            execute(self._store, self.id, proc, ExecOptions(
+                detach=True, console_socket=console_socket, pid_file=ours, preserve_fds=preserve_fds,
+                cgroup=list(cgroup), ignore_paused=ignore_paused, rootless=self.runtime.rootless,
+                stdio=_stdio(stdin, stdout, stderr)))
+            with open(ours) as f:
+                pid = int(f.read())
+            if pid_file:
+                from pyrunc.store import write_atomic
 
-                    write_atomic(os.path.abspath(pid_file), str(pid).encode(), 0o644, what="writing pid file")
-                if detach:
-                    return pid
-                return _wait(pid)
+                write_atomic(os.path.abspath(pid_file), str(pid).encode(), 0o644, what="writing pid file")
+            if detach:
+                return pid
+            return _wait(pid)
 
     def update(self, resources: dict[str, Any]) -> dict[str, Any]:
         """Change the cgroup limits of a running container: a runtime-spec

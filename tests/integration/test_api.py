@@ -94,3 +94,52 @@ def test_errors_name_what_they_are_about(tmp_path, make_bundle):
     assert rt.list() == []
     with pytest.raises(pyrunc.UnsupportedError):
         pyrunc.Runtime(root=tmp_path / "state", systemd_cgroup=True).create("x", bad.path)
+
+
+def test_api_state_imports_nothing_heavy(tmp_path):
+    """The library's hot calls are as lean as the command's (no pydantic,
+    click, typing, json, re...): `import pyrunc` + Runtime + list/get."""
+    from tests.unit.test_hot_path_imports import HOT
+
+    code = ("import sys, pyrunc\n"
+            "rt = pyrunc.Runtime(root=sys.argv[1], rootless=False)\n"
+            "rt.list()\n"
+            "try:\n"
+            "    rt.get('nope').state()\n"
+            "except pyrunc.ContainerNotFound:\n"
+            "    pass\n"
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n")
+    p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "state")], cwd=REPO, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert set(p.stdout.split()) & set(HOT) == set()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creates containers as root")
+def test_update_stats_events_exec_detach(tmp_path, make_bundle, pyrunc):
+    """The calls the worked example leaves out, on a running container;
+    cross-checked with what the command line reports for it."""
+    import pyrunc as lib
+
+    rt = lib.Runtime(root=pyrunc.root)
+    b = make_bundle(["sleep", "1000"])
+    c = rt.create("t-apiupdat", b.path)
+    try:
+        c.start()
+        assert pyrunc.state("t-apiupdat")["status"] == "running" == c.status
+        merged = c.update({"pids": {"limit": 42}})
+        assert merged["pids"]["limit"] == 42
+        assert c.stats()["pids"]["limit"] == 42
+        first = next(iter(c.events(interval=0.2)))
+        assert first["type"] == "stats" and first["id"] == "t-apiupdat"
+        pid = c.exec(["sleep", "1000"], detach=True)
+        assert pid in c.ps() and c.pid in c.ps()
+        p = pyrunc("ps", "--format", "json", "t-apiupdat", check=True)
+        import json
+
+        assert sorted(json.loads(p.stdout)) == sorted(c.ps())
+        with pytest.raises(lib.StateError):
+            c.delete()
+    finally:
+        c.delete(force=True)
+    assert not rt.exists("t-apiupdat")
