@@ -23,7 +23,7 @@ enum pyr_op {
 	OP_MKNOD = 17,          /* dest, type, major, minor, mode, uid, gid, bind(0/1) */
 	OP_SYMLINK = 18,        /* target, dest */
 	OP_HOOKS_SYNC = 19,
-	OP_HOOK = 20,           /* kind, path, argv(\0 sep), env(\0 sep), timeout */
+	OP_HOOK = 20,           /* kind, path, argv(\0 sep), env(\0 sep), timeout, cwd */
 	OP_PIVOT = 21,          /* no_pivot(0/1) */
 	OP_READONLY_PATH = 22,  /* path */
 	OP_MASK_PATH = 23,      /* path */

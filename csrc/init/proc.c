@@ -242,8 +242,8 @@ void op_caps(struct rec *r)
 			fail(errno, "raising ambient capability %d", i);
 }
 
-/* args: kind, path, argv, env, timeout seconds (0 = none).  Runs a hook as a
- * child with the state JSON on its stdin. */
+/* args: kind, path, argv, env, timeout seconds (0 = none), cwd ("" or
+ * absent: ours).  Runs a hook as a child with the state JSON on its stdin. */
 void op_hook(struct rec *r, const char *state, size_t state_len)
 {
 	char *argv[256], *envp[1024];
@@ -268,6 +268,10 @@ void op_hook(struct rec *r, const char *state, size_t state_len)
 	if (pid == 0) {
 		setpgid(0, 0); /* killed with everything it started at its timeout */
 		dup2(in[0], 0);
+		if (r->nargs > 5 && *r->arg[5] && chdir(r->arg[5]) < 0) {
+			dprintf(2, "pyrunc: %s: chdir %s: %s\n", step, r->arg[5], strerror(errno));
+			_exit(127);
+		}
 		execve(r->arg[1], argv, envp);
 		dprintf(2, "pyrunc: %s: exec: %s\n", step, strerror(errno));
 		_exit(127);

@@ -259,10 +259,24 @@ def _devices(plan: Plan, ctx: PlanContext, linux: dict, userns: bool) -> None:
         plan.add(o.OP_SYMLINK, "/proc/kcore", "/dev/core")
 
 
-def _hook_args(kind: str, hook: dict) -> tuple:
+def _hook_args(kind: str, hook: dict, default_env: list[str] | None, cwd: str = "") -> tuple:
+    """A hook without `env` gets `default_env` (None: filled in later by
+    _fill_hook_env, once the process's final env is known)."""
     args = hook.get("args") or [hook["path"]]
-    return (o.OP_HOOK, kind, hook["path"], o.nul_list(args), o.nul_list(hook.get("env") or []),
-            hook.get("timeout") or 0)
+    env = hook.get("env")
+    if env is None:
+        env = default_env
+    return (o.OP_HOOK, kind, hook["path"], o.nul_list(args), None if env is None else o.nul_list(env),
+            hook.get("timeout") or 0, cwd)
+
+
+def _fill_hook_env(plan: Plan, env: list[str]) -> None:
+    """runc 1.1 runs createContainer/startContainer hooks from its init,
+    whose environment is the container process's by then: hooks without an
+    `env` of their own get that (startContainer's with HOME filled in)."""
+    for i, op in enumerate(plan.ops):
+        if op[0] == o.OP_HOOK and op[4] is None:
+            plan.ops[i] = (*op[:4], o.nul_list(env), *op[5:])
 
 
 def _env_value(env: list[str], name: str) -> str | None:
@@ -391,7 +405,9 @@ def build_plan(ctx: PlanContext) -> Plan:
             "prestart", "createRuntime", "createContainer", "startContainer"))):
         plan.add(o.OP_HOOKS_SYNC)
     for h in hooks.get("createContainer") or []:
-        plan.add(*_hook_args("createContainer", h))
+        # runc runs them from its init, chdir'd to the rootfs, with the process env
+        plan.add(*_hook_args("createContainer", h, list(process.get("env") or []),
+                             rootfs_path(config, ctx.bundle)))
     if ctx.fifo_fds:
         plan.add(o.OP_FIFO_OPEN, ctx.fifo_fds[0], ctx.fifo_fds[1])
 
@@ -441,7 +457,7 @@ def build_plan(ctx: PlanContext) -> Plan:
     if ctx.fifo_fds:
         plan.add(o.OP_FIFO_WAIT)
     for h in hooks.get("startContainer") or []:
-        plan.add(*_hook_args("startContainer", h))
+        plan.add(*_hook_args("startContainer", h, None))  # in process.cwd, where the init is
     aff = process.get("execCPUAffinity") or {}
     if aff.get("final"):
         from pyrunc.linux.process_attrs import mask_to_id_list, resolve_exec_cpu_affinity
@@ -454,5 +470,6 @@ def build_plan(ctx: PlanContext) -> Plan:
     plan.add(o.OP_CLOSE_FDS, 3 + ctx.preserve_fds)
     if _env_value(env, "HOME") is None:
         env.append(f"HOME={'/root' if user.get('uid', 0) == 0 else '/'}")
+    _fill_hook_env(plan, env)
     plan.add(o.OP_EXEC, o.nul_list(args), o.nul_list(env))
     return plan
