@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "ops.h"
 
 #define MAX_ARGS 16
@@ -70,5 +71,9 @@ void op_scheduler(struct rec *r);
 void op_cpu_affinity(const char *hex);
 void op_mempolicy(struct rec *r);
 void op_keyring(const char *name);
+void op_loopback_up(void);
+void op_fix_stdio(uid_t uid);
+void op_home(uid_t uid);
+void op_mkcwd(const char *path, mode_t mode);
 
 #endif

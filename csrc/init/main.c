@@ -25,6 +25,7 @@
 
 static int late_fd[16], nlate, late_next; /* OP_CGROUP_JOIN_LATE */
 static int fifo_fd = -1, reply_fd = -1;
+static int cwd_done; /* OP_CWD: the early chdir succeeded */
 /* state JSON received from pyrunc with "go": "go\n<for createContainer>\0<for startContainer>" */
 static char *hook_state, *hook_state_start;
 static size_t hook_state_len, hook_state_start_len;
@@ -295,8 +296,30 @@ static void run_child(struct plan *p, int start)
 			break;
 		case OP_CWD:
 			cur_step = "cwd";
-			if (chdir(a[0]) < 0)
+			if (r->nargs > 1 && num(a[1])) {
+				/* runc: first as root, before the identity switch (a
+				 * directory only root can enter); on EACCES/EPERM again
+				 * after it (a directory only the user can enter). */
+				if (chdir(a[0]) == 0)
+					cwd_done = 1;
+				else if (errno != EACCES && errno != EPERM)
+					fail(errno, "chdir to process.cwd %s", a[0]);
+				break;
+			}
+			if (!cwd_done && chdir(a[0]) < 0)
 				fail(errno, "chdir to process.cwd %s", a[0]);
+			break;
+		case OP_MKCWD:
+			op_mkcwd(a[0], (mode_t)strtoul(a[1], NULL, 8));
+			break;
+		case OP_LOOPBACK_UP:
+			op_loopback_up();
+			break;
+		case OP_FIX_STDIO:
+			op_fix_stdio((uid_t)num(a[0]));
+			break;
+		case OP_HOME:
+			op_home((uid_t)num(a[0]));
 			break;
 		case OP_FIND_EXEC:
 			op_find_exec(a[0], a[1]);

@@ -23,7 +23,7 @@ enum pyr_op {
 	OP_MKNOD = 17,          /* dest, type, major, minor, mode, uid, gid, bind(0/1) */
 	OP_SYMLINK = 18,        /* target, dest */
 	OP_HOOKS_SYNC = 19,
-	OP_HOOK = 20,           /* kind, path, argv(\0 sep), env(\0 sep), timeout, cwd */
+	OP_HOOK = 20,           /* kind, path, argv(\0 sep), env(\0 sep), timeout, cwd, [home from passwd(0/1)] */
 	OP_PIVOT = 21,          /* no_pivot(0/1) */
 	OP_READONLY_PATH = 22,  /* path */
 	OP_MASK_PATH = 23,      /* path */
@@ -56,6 +56,10 @@ enum pyr_op {
 	OP_FIFO_RELEASE = 51,   /* tell `start` the startContainer hooks passed */
 	OP_CGROUP_JOIN_LATE = 52, /* procs_file: opened by the launcher, joined by the child (exec into a paused container) */
 	OP_LSM_EXEC = 53,       /* attr candidates (\0 sep, relative to /proc), value, field: AppArmor/SELinux on-exec label */
+	OP_LOOPBACK_UP = 60,    /* a new network namespace: bring lo up (runc) */
+	OP_FIX_STDIO = 61,      /* uid: hand stdio pipes/sockets/our pty to process.user (runc) */
+	OP_HOME = 62,           /* uid: HOME from the container's /etc/passwd, appended at exec */
+	OP_MKCWD = 63,          /* path, octal mode: create a missing process.cwd (after pivot) */
 	OP_MAX
 };
 

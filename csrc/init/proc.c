@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -29,6 +30,8 @@
 #include "kernel.h"
 
 static char exec_path[PATH_MAX];
+static char home_env[PATH_MAX + 8]; /* "HOME=..." set by op_home, appended by op_exec */
+static dev_t console_rdev; /* the pty op_console made (op_fix_stdio hands it over), 0: none */
 
 /* Write a procfs file through the host /proc fd opened and checked before
  * any container mount existed: the container cannot redirect it. */
@@ -136,6 +139,9 @@ void op_console(int sock, int rows, int cols, int bind_console)
 	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
 	if (slave < 0)
 		fail(errno, "opening the pty slave");
+	struct stat sst;
+	if (fstat(slave, &sst) == 0)
+		console_rdev = sst.st_rdev;
 	if (rows > 0 || cols > 0) {
 		struct winsize ws = { .ws_row = rows, .ws_col = cols };
 		ioctl(slave, TIOCSWINSZ, &ws);
@@ -243,7 +249,7 @@ void op_caps(struct rec *r)
 }
 
 /* args: kind, path, argv, env, timeout seconds (0 = none), cwd ("" or
- * absent: ours).  Runs a hook as a child with the state JSON on its stdin. */
+ * absent: ours), [1: append op_home's HOME to env].  Runs a hook as a child with the state JSON on its stdin. */
 void op_hook(struct rec *r, const char *state, size_t state_len)
 {
 	char *argv[256], *envp[1024];
@@ -252,7 +258,12 @@ void op_hook(struct rec *r, const char *state, size_t state_len)
 	snprintf(step, sizeof(step), "%s hook %s", r->arg[0], r->arg[1]);
 	cur_step = step;
 	split0(r->arg[2], r->len[2], argv, 256);
-	split0(r->arg[3], r->len[3], envp, 1024);
+	int nenv = split0(r->arg[3], r->len[3], envp, 1023);
+	if (r->nargs > 6 && num(r->arg[6]) && *home_env) {
+		/* the process env, given HOME from /etc/passwd (op_home) */
+		envp[nenv++] = home_env;
+		envp[nenv] = NULL;
+	}
 	if (!argv[0])
 		argv[0] = r->arg[1], argv[1] = NULL;
 	int timeout = (int)num(r->arg[4]);
@@ -340,7 +351,11 @@ void op_exec(struct rec *r)
 {
 	static char *argv[4096], *envp[4096];
 	split0(r->arg[0], r->len[0], argv, 4096);
-	split0(r->arg[1], r->len[1], envp, 4096);
+	int n = split0(r->arg[1], r->len[1], envp, 4095);
+	if (*home_env) { /* op_home: process.env had no HOME */
+		envp[n++] = home_env;
+		envp[n] = NULL;
+	}
 	cur_step = "exec";
 	execve(exec_path, argv, envp);
 	fail(errno, "exec %s", exec_path);
@@ -417,4 +432,211 @@ void op_keyring(const char *name)
 	/* possessor: all; user: view|read|search (like runc) */
 	if (syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, id, 0x3f1b0000) < 0)
 		fail(errno, "setting the session keyring's permissions");
+}
+
+/* ---- runc's process-side setup: loopback, stdio owner, HOME, cwd ---- */
+
+#ifndef PIPEFS_MAGIC
+#define PIPEFS_MAGIC 0x50495045
+#endif
+#ifndef SOCKFS_MAGIC
+#define SOCKFS_MAGIC 0x534F434B
+#endif
+#ifndef SYSFS_MAGIC
+#define SYSFS_MAGIC 0x62656572
+#endif
+
+/* A new network namespace has only `lo`, down: bring it up (runc's
+ * "loopback" network), so 127.0.0.1 and ::1 answer inside. */
+void op_loopback_up(void)
+{
+	struct ifreq ifr;
+	cur_step = "network";
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		fail(errno, "opening a socket to bring up lo");
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		fail(errno, "reading the flags of lo");
+	if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			fail(errno, "bringing lo up");
+	}
+	close(s);
+}
+
+/* Hand the container's stdio to process.user before the identity switch
+ * (runc's fixStdioPermissions), so that a reopen through /proc/self/fd
+ * (`echo hi > /dev/stdout`) works for a non-root user.  Only what belongs
+ * to the container changes owner: anonymous pipes and sockets (pipefs,
+ * sockfs) and the pty op_console made.  runc 1.1 also chowns a regular
+ * file, a named fifo or the caller's terminal passed as stdio: host files
+ * whose new owner (a host uid without a user namespace) would outlive the
+ * container; they are left alone here.  /dev/null is never touched (runc
+ * skips it too), and only the owner changes, not the group (runc). */
+void op_fix_stdio(uid_t uid)
+{
+	cur_step = "user";
+	for (int fd = 0; fd < 3; fd++) {
+		struct stat st;
+		struct statfs sfs;
+		int ours = 0;
+		if (fstat(fd, &st) < 0 || st.st_uid == uid || fstatfs(fd, &sfs) < 0)
+			continue;
+		if (S_ISFIFO(st.st_mode))
+			ours = sfs.f_type == PIPEFS_MAGIC;
+		else if (S_ISSOCK(st.st_mode))
+			ours = sfs.f_type == SOCKFS_MAGIC;
+		else if (S_ISCHR(st.st_mode))
+			ours = console_rdev && st.st_rdev == console_rdev && sfs.f_type == DEVPTS_SUPER_MAGIC;
+		if (!ours)
+			continue;
+		/* EINVAL/EPERM: an id is not mapped in our user namespace; EROFS:
+		 * a read-only devpts.  runc leaves the fd as it is then. */
+		if (fchown(fd, uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+			fail(errno, "handing stdio (fd %d) to uid %u", fd, (unsigned)uid);
+	}
+}
+
+/* One /etc/passwd line (name:password:UID:GID:GECOS:directory:shell, blanks
+ * around it trimmed): its home directory into home_env if its UID is `uid`. */
+static int passwd_match(char *line, uid_t uid)
+{
+	char *field[7] = { 0 };
+	int nf = 0;
+	while (*line == ' ' || *line == '\t')
+		line++;
+	for (char *t = line + strlen(line); t > line && (t[-1] == ' ' || t[-1] == '\t' || t[-1] == '\r');)
+		*--t = 0;
+	for (char *p = line; nf < 7;) {
+		field[nf++] = p;
+		char *c = strchr(p, ':');
+		if (!c)
+			break;
+		*c = 0;
+		p = c + 1;
+	}
+	if (nf < 3 || !*field[2] || strspn(field[2], "0123456789") != strlen(field[2]) ||
+	    strlen(field[2]) > 10 || strtoull(field[2], NULL, 10) != uid)
+		return 0;
+	snprintf(home_env, sizeof(home_env), "HOME=%s", nf >= 6 ? field[5] : "");
+	return 1;
+}
+
+/* The home directory of `uid` in the container's /etc/passwd (runc: after
+ * pivot_root, before the identity switch), for a process.env without HOME;
+ * "/" when there is no entry.  Opened beneath the container's root (no
+ * magic links), only a regular file outside procfs and sysfs, read up to
+ * 16 MiB; the first entry with that uid wins (runc). */
+void op_home(uid_t uid)
+{
+	static char buf[1 << 16];
+	struct open_how how = {
+		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	struct stat st;
+	struct statfs sfs;
+	size_t have = 0, total = 0;
+	int eof = 0, skipping = 0;
+	cur_step = "user";
+	snprintf(home_env, sizeof(home_env), "HOME=/");
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return;
+	int fd = syscall(SYS_openat2, root, "etc/passwd", &how, sizeof(how));
+	close(root);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fstatfs(fd, &sfs) < 0 ||
+	    sfs.f_type == PROC_SUPER_MAGIC || sfs.f_type == SYSFS_MAGIC) {
+		close(fd);
+		return;
+	}
+	for (;;) {
+		char *nl;
+		while (!(nl = memchr(buf, '\n', have)) && !eof) {
+			if (have == sizeof(buf) - 1) {
+				have = 0; /* a line longer than the buffer is skipped */
+				skipping = 1;
+			}
+			ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0 || (total += (size_t)n) > (16u << 20))
+				eof = 1;
+			else
+				have += (size_t)n;
+		}
+		if (!nl && !have)
+			break;
+		size_t len = nl ? (size_t)(nl - buf) : have;
+		buf[len] = 0;
+		if (!skipping && passwd_match(buf, uid))
+			break;
+		skipping = 0;
+		if (!nl)
+			break;
+		have -= len + 1;
+		memmove(buf, buf + len + 1, have);
+	}
+	close(fd);
+}
+
+/* A missing process.cwd is created, like runc's MkdirAll after pivot_root:
+ * each component is looked up beneath the new root (the image's symlinks
+ * followed within it, never out of it, no magic links) and a missing one is
+ * made in the directory its parent resolved to, with `mode` (0755 less the
+ * caller's umask, as runc gets it). */
+void op_mkcwd(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	cur_step = "cwd";
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		fail(errno, "opening the container's root");
+	int fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+	if (fd >= 0 || errno != ENOENT) {
+		/* there (or an error chdir will name) */
+		if (fd >= 0)
+			close(fd);
+		close(root);
+		return;
+	}
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		fail(ENAMETOOLONG, "process.cwd %s", path);
+	int dir = dup(root);
+	char *p = buf;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		char *comp = p;
+		while (*p && *p != '/')
+			p++;
+		char saved = *p;
+		*p = 0;
+		fd = syscall(SYS_openat2, root, buf, &how, sizeof(how));
+		if (fd < 0 && errno == ENOENT) {
+			if (mkdirat(dir, comp, mode) < 0 && errno != EEXIST)
+				fail(errno, "creating process.cwd %s: mkdir %s", path, buf);
+			fd = syscall(SYS_openat2, root, buf, &how, sizeof(how));
+			if (fd < 0 && errno == ENOENT)
+				fail(EEXIST, "creating process.cwd %s: %s exists but leads to no directory in the container (a dangling symlink?)", path, buf);
+		}
+		if (fd < 0)
+			fail(errno, "creating process.cwd %s: %s", path, buf);
+		close(dir);
+		dir = fd;
+		*p = saved;
+	}
+	close(dir);
+	close(root);
 }

@@ -27,6 +27,7 @@ from pyrunc.linux.plan import (
     _no_warn,
     _process_attrs,
     _seccomp,
+    home_from_passwd,
 )
 
 
@@ -129,7 +130,6 @@ def build_exec_plan(ctx: ExecContext) -> Plan:
         if a and a.final:
             plan.add(o.OP_CPU_AFFINITY, mask_to_id_list(a.final))
     plan.add(o.OP_CLOSE_FDS, 3 + ctx.preserve_fds)
-    if _env_value(env, "HOME") is None:
-        env.append(f"HOME={'/root' if user.get('uid', 0) == 0 else '/'}")
+    env, _ = home_from_passwd(env)  # _identity planned OP_HOME when needed (runc, also for exec)
     plan.add(o.OP_EXEC, o.nul_list(args), o.nul_list(env))
     return plan

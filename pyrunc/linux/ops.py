@@ -52,6 +52,10 @@ OP_KEYRING = 49
 OP_FIFO_RELEASE = 51
 OP_CGROUP_JOIN_LATE = 52
 OP_LSM_EXEC = 53
+OP_LOOPBACK_UP = 60
+OP_FIX_STDIO = 61
+OP_HOME = 62
+OP_MKCWD = 63
 
 NAMES = {v: k for k, v in globals().items() if k.startswith("OP_") and isinstance(v, int)}
 

@@ -270,13 +270,14 @@ def _hook_args(kind: str, hook: dict, default_env: list[str] | None, cwd: str = 
             hook.get("timeout") or 0, cwd)
 
 
-def _fill_hook_env(plan: Plan, env: list[str]) -> None:
+def _fill_hook_env(plan: Plan, env: list[str], home_from_passwd: bool = False) -> None:
     """runc 1.1 runs createContainer/startContainer hooks from its init,
     whose environment is the container process's by then: hooks without an
-    `env` of their own get that (startContainer's with HOME filled in)."""
+    `env` of their own get that (startContainer's with HOME filled in; the
+    last arg, 1: the init appends the HOME it read from /etc/passwd)."""
     for i, op in enumerate(plan.ops):
         if op[0] == o.OP_HOOK and op[4] is None:
-            plan.ops[i] = (*op[:4], o.nul_list(env), *op[5:])
+            plan.ops[i] = (*op[:4], o.nul_list(env), *op[5:], int(home_from_passwd))
 
 
 def _env_value(env: list[str], name: str) -> str | None:
@@ -287,13 +288,34 @@ def _env_value(env: list[str], name: str) -> str | None:
     return None
 
 
+def home_from_passwd(env: list[str]) -> tuple[list[str], bool]:
+    """runc sets HOME from the container's /etc/passwd entry for the uid
+    ("/" without one) when the process env has no HOME or an empty one (the
+    last entry counts, as with runc's setenv of each).  The init reads it
+    after pivot_root (OP_HOME), so mounts over /etc count.  Returns the env
+    without its empty HOME entries, and whether OP_HOME is needed."""
+    home = None
+    for e in env:
+        k, _, v = e.partition("=")
+        if k == "HOME":
+            home = v
+    if home:
+        return env, False
+    return [e for e in env if e.partition("=")[0] != "HOME"], True
+
+
 def _identity(plan: Plan, ctx: PlanContext, process: dict, userns_setgroups_denied: bool) -> None:
     """Supplementary groups, gid, uid and the capability sets, in the order
-    that keeps the capabilities across setuid."""
+    that keeps the capabilities across setuid; around them what runc's
+    finalizeNamespace/setupUser do: a first chdir to process.cwd while still
+    root (a directory only root can enter; OP_CWD after the switch retries
+    one only the user can enter), stdio handed to the user, HOME read from
+    the container's /etc/passwd."""
     from pyrunc.linux.capabilities import resolve_capabilities
 
     user = process.get("user") or {}
     uid, gid = user.get("uid", 0), user.get("gid", 0)
+    plan.add(o.OP_CWD, process.get("cwd") or "/", 1)
     caps_cfg = process.get("capabilities")
     # names the kernel lacks are dropped here; the create-time checks
     # (pyrunc.spec.semantic) already warned about each of them
@@ -301,6 +323,9 @@ def _identity(plan: Plan, ctx: PlanContext, process: dict, userns_setgroups_deni
     if caps is not None:
         plan.add(o.OP_KEEPCAPS)
         plan.add(o.OP_CAPBSET, f"{caps.bounding:x}")
+    plan.add(o.OP_FIX_STDIO, uid)
+    if home_from_passwd(list(process.get("env") or []))[1]:
+        plan.add(o.OP_HOME, uid)
     if not userns_setgroups_denied:
         plan.add(o.OP_SETGROUPS, ",".join(str(g) for g in user.get("additionalGids") or []))
     plan.add(o.OP_SETGID, gid)
@@ -376,6 +401,8 @@ def build_plan(ctx: PlanContext) -> Plan:
 
     # --- container init, before the root changes
     plan.add(o.OP_SETSID)
+    if "network" in nss and not nss["network"].get("path"):
+        plan.add(o.OP_LOOPBACK_UP)  # runc: lo up in a new network namespace, not in a joined one
     oom = process.get("oomScoreAdj")
     if oom is not None:
         plan.add(o.OP_OOM_SCORE_ADJ, oom)
@@ -416,6 +443,10 @@ def build_plan(ctx: PlanContext) -> Plan:
     if "mount" in nss and linux.get("rootfsPropagation"):
         # the bound rootfs inherited its source's propagation: give "/" the requested one
         plan.add(o.OP_ROOT_PROPAGATION, propagation_flags(linux["rootfsPropagation"]))
+    cwd = process.get("cwd") or "/"
+    if cwd != "/":
+        # runc: MkdirAll(cwd, 0755) under the caller's umask, in the new root
+        plan.add(o.OP_MKCWD, cwd, f"{0o755 & ~ctx.caller_umask:o}")
     if process.get("terminal") and ctx.console_fd is not None:
         size = process.get("consoleSize") or {}
         plan.add(o.OP_CONSOLE, ctx.console_fd, size.get("height", 0), size.get("width", 0), 1)
@@ -468,8 +499,7 @@ def build_plan(ctx: PlanContext) -> Plan:
     if ctx.fifo_fds:
         plan.add(o.OP_FIFO_RELEASE)
     plan.add(o.OP_CLOSE_FDS, 3 + ctx.preserve_fds)
-    if _env_value(env, "HOME") is None:
-        env.append(f"HOME={'/root' if user.get('uid', 0) == 0 else '/'}")
-    _fill_hook_env(plan, env)
+    env, passwd_home = home_from_passwd(env)
+    _fill_hook_env(plan, env, passwd_home)
     plan.add(o.OP_EXEC, o.nul_list(args), o.nul_list(env))
     return plan

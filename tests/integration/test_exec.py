@@ -106,7 +106,7 @@ def test_exec_env_cwd_user_and_groups(pyrunc, running):
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == ["bar 2", "/tmp", "1000", "1000", "1000 10 20"]
     p = pyrunc("exec", "-u", "1000", cid, "sh", "-c", "echo $(id -u) $(id -g) $HOME")
-    assert p.stdout == "1000 0 /\n"  # gid from the spec, HOME defaulted for a non-root user
+    assert p.stdout == "1000 0 /home/user\n"  # gid from the spec, HOME from the container's /etc/passwd (runc)
 
 
 def test_exec_caps_and_no_new_privs(pyrunc, running):

@@ -41,12 +41,15 @@ def test_child_gets_identity_cwd_and_execs_last():
     plan = build_exec_plan(ExecContext(config=config("pid"), process=process(), init_pid=1, container_id="c",
                                        preserve_fds=2))
     c = codes(plan)
-    assert c.index(o.OP_SETGID) < c.index(o.OP_SETUID) < c.index(o.OP_CWD) < c.index(o.OP_READY)
+    # process.cwd: tried as root before the identity switch, again after it (runc)
+    assert c.index(o.OP_CWD) < c.index(o.OP_SETGID) < c.index(o.OP_SETUID) < len(c) - 1 - c[::-1].index(o.OP_CWD) < c.index(o.OP_READY)
     assert (o.OP_SETUID, 5) in plan.ops and (o.OP_SETGID, 6) in plan.ops and (o.OP_CWD, "/work") in plan.ops
+    assert (o.OP_CWD, "/work", 1) in plan.ops
     assert (o.OP_CLOSE_FDS, 5) in plan.ops
     assert c[-1] == o.OP_EXEC
     env = plan.ops[-1][2].split(b"\0")
-    assert b"HOME=/" in env  # a non-root user without HOME
+    # no HOME: the init reads the user's from the container's /etc/passwd (runc), "/" without an entry
+    assert not any(e.startswith(b"HOME=") for e in env) and (o.OP_HOME, 5) in plan.ops
 
 
 def test_paused_container_joins_the_cgroup_after_ready():

@@ -44,10 +44,13 @@ def test_order_of_operations():
     order = ["OP_CLONE", "OP_SETSID", "OP_ROOT_PROPAGATION", "OP_ROOTFS", "OP_MOUNT", "OP_MKNOD", "OP_SYMLINK",
              "OP_HOOKS_SYNC", "OP_FIFO_OPEN", "OP_PIVOT", "OP_HOSTNAME", "OP_READONLY_PATH", "OP_MASK_PATH",
              "OP_ROOT_READONLY", "OP_KEEPCAPS", "OP_CAPBSET", "OP_SETGROUPS", "OP_SETGID", "OP_SETUID",
-             "OP_CAPS", "OP_NO_NEW_PRIVS", "OP_UMASK", "OP_CWD", "OP_FIND_EXEC", "OP_READY", "OP_FIFO_WAIT",
+             "OP_CAPS", "OP_NO_NEW_PRIVS", "OP_UMASK", "OP_FIND_EXEC", "OP_READY", "OP_FIFO_WAIT",
              "OP_CLOSE_FDS", "OP_EXEC"]
     pos = [seq.index(x) for x in order]
     assert pos == sorted(pos), list(zip(order, pos))
+    # process.cwd: tried as root before the identity switch, again after it (runc)
+    cwds = [i for i, x in enumerate(seq) if x == "OP_CWD"]
+    assert len(cwds) == 2 and cwds[0] < seq.index("OP_KEEPCAPS") and seq.index("OP_UMASK") < cwds[1] < seq.index("OP_FIND_EXEC")
     assert seq[-1] == "OP_EXEC"
 
 
@@ -142,7 +145,8 @@ def test_preserve_fds_and_env_home():
     close = next(op for op in plan.ops if op[0] == o.OP_CLOSE_FDS)
     assert close[1] == 5
     exe = plan.ops[-1]
-    assert b"HOME=/root\0" in exe[2]
+    # no HOME in process.env: the init reads it from the container's /etc/passwd (runc)
+    assert b"HOME=" not in exe[2] and (o.OP_HOME, 0) in plan.ops
 
 
 def test_wire_encoding_roundtrip_shape():
