@@ -88,6 +88,31 @@ def case_ops(ctx: Context) -> list[Row]:
     return list(rows.values())
 
 
+def case_state(ctx: Context) -> list[Row]:
+    """`state` alone, of one running container per runtime, many times: the
+    start-up cost of a command that does almost nothing, e.g. to compare the
+    ways pyrunc can be installed (python3 -m bench.entrypoints)."""
+    rows = _rows("state", "ms", {"state": "state (running), start-up bound"})
+    live: dict[str, str] = {}
+    try:
+        for rt in ctx.runtimes:
+            cid = ctx.new_id(rt, "st")
+            rt.run("create", "--bundle", ctx.bundles.sleep, cid)
+            rt.run("start", cid)
+            live[rt.name] = cid
+
+        def step(rt: Runtime, i: int) -> dict[str, float]:
+            return {"state": rt.run("state", live[rt.name]).seconds * MS}
+
+        ctx.paired(rows, ctx.sizes.ops * 3, step, warmup=3)
+    finally:
+        for rt in ctx.runtimes:
+            if rt.name in live:
+                rt.try_run("delete", "--force", live[rt.name])
+                rt.forget(live[rt.name])
+    return list(rows.values())
+
+
 def _populate(ctx: Context, rt: Runtime, store: list[str], target: int) -> None:
     """Grow rt's store to `target` stopped containers: real containers made by
     `run --detach` of /bin/true (state, cgroups and all; no live process)."""
@@ -337,6 +362,7 @@ CASES = {
     "run": case_run,
     "cycle": case_cycle,
     "ops": case_ops,
+    "state": case_state,
     "list": case_list,
     "concurrent": case_concurrent,
     "memory": case_memory,
