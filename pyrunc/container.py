@@ -295,6 +295,10 @@ class Container:
                 self._kill_everything(cg)
             if cg is not None:
                 self._destroy_cgroup(cg)
+            if self.state.get("host_mount"):  # no mount namespace: its mounts are in ours
+                from pyrunc.linux.hostmount import detach
+
+                detach(*self.state["host_mount"])
             self.store.remove(self.id)
         hooks = (self.state.get("hooks") or {}).get("poststop")
         if hooks:

@@ -236,6 +236,13 @@ def _teardown(store: Store, cid: str, made: dict[str, Any]) -> None:
                 mgr.destroy()  # else: processes that predate the container still use it
         except (PyruncError, OSError) as e:
             log.warn(f"cleaning up the cgroup: {e}")
+    if made.get("host_mount"):
+        from pyrunc.linux.hostmount import detach
+
+        try:
+            detach(*made["host_mount"])
+        except PyruncError as e:
+            log.warn(str(e))
     store.remove(cid)
 
 
@@ -371,6 +378,11 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         if plan.listener_path:
             send_to_listener(plan.listener_path, fd, container.state_json("creating"), plan.listener_metadata)
 
+    def on_host_mount(mnt_id: int) -> None:
+        # no mount namespace: the rootfs bind in ours, detached at delete
+        made["host_mount"] = state["host_mount"] = [state["rootfs"], mnt_id]
+        store.write_state(cid, state)
+
     from pyrunc.initproc import InitHandlers, run_init
 
     _reap_warmer(made)
@@ -381,7 +393,7 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         pass_fds += fifo_fds
     try:
         t0 = _clock()
-        run_init(plan.encode(), InitHandlers(on_pid, on_hooks, on_seccomp_fd), pass_fds=pass_fds, stdio=opts.stdio)
+        run_init(plan.encode(), InitHandlers(on_pid, on_hooks, on_seccomp_fd, on_host_mount), pass_fds=pass_fds, stdio=opts.stdio)
         log.get().debug(f"create {cid}: init cloned, set up and at the start gate in {_ms(t0)}")
     finally:
         if made.get("console_fd") is not None:

@@ -16,11 +16,11 @@ HOOKS = ["prestart", "createRuntime", "createContainer", "startContainer", "post
 
 
 def mount_options() -> list[str]:
-    """Every option parse_options() understands; the ones it refuses
-    (idmap, ridmap, tmpcopyup) are left out."""
-    from pyrunc.linux.mounts import FLAGS, PROPAGATION, RECURSIVE_ATTRS
+    """Every option parse_options() understands (runc's tmpcopyup too); the
+    ones it refuses (idmap, ridmap) are left out."""
+    from pyrunc.linux.mounts import EXTENSIONS, FLAGS, PROPAGATION, RECURSIVE_ATTRS
 
-    return sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE_ATTRS))
+    return sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE_ATTRS) | EXTENSIONS)
 
 
 def namespaces() -> list[str]:

@@ -53,10 +53,13 @@ class InitHandlers:
     (returns the state JSON for the createContainer hooks), `on_seccomp_fd(fd)`."""
 
     def __init__(self, on_pid: Callable[[int], None] | None = None, on_hooks: Callable[[], bytes] | None = None,
-                 on_seccomp_fd: Callable[[int], None] | None = None) -> None:
+                 on_seccomp_fd: Callable[[int], None] | None = None,
+                 on_host_mount: Callable[[int], None] | None = None) -> None:
         self.on_pid = on_pid or (lambda pid: None)
         self.on_hooks = on_hooks or (lambda: b"")
         self.on_seccomp_fd = on_seccomp_fd or (lambda fd: None)
+        # without a mount namespace: the id of the rootfs bind made in the caller's
+        self.on_host_mount = on_host_mount or (lambda mnt_id: None)
 
 
 class InitResult:
@@ -155,6 +158,8 @@ def _converse(sock: _socket.socket, handlers: InitHandlers, result: InitResult) 
                 finally:
                     os.close(fd)
             sock.send(b"ok")
+        elif text.startswith("mnt\t"):
+            handlers.on_host_mount(int(text[4:]))
         elif text == "ready":
             return
         else:

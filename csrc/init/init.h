@@ -47,14 +47,16 @@ extern int rootfd;             /* O_PATH fd of the bound rootfs (before pivot) *
 extern int hostproc;           /* O_PATH fd of the host's /proc, verified procfs */
 void open_host_proc(void);
 void op_root_propagation(unsigned long flags);
-void op_rootfs(const char *path);
+void op_rootfs(const char *path, int host_ns);
 void op_mount(struct rec *r);
 void op_mknod(struct rec *r);
 void op_symlink(const char *target, const char *dest);
-void op_pivot(int no_pivot);
+void op_pivot(int mode);
 void op_readonly_path(const char *path);
 void op_mask_path(const char *path);
 void op_root_readonly(void);
+void op_mounts_ro(void);
+void mount_preopen(const struct rec *r);
 
 /* proc.c */
 void op_sysctl(const char *key, const char *value);

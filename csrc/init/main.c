@@ -207,7 +207,7 @@ static void run_child(struct plan *p, int start)
 			op_root_propagation((unsigned long)num(a[0]));
 			break;
 		case OP_ROOTFS:
-			op_rootfs(a[0]);
+			op_rootfs(a[0], r->nargs > 1 && num(a[1]));
 			break;
 		case OP_MOUNT:
 			op_mount(r);
@@ -238,6 +238,9 @@ static void run_child(struct plan *p, int start)
 			break;
 		case OP_ROOT_READONLY:
 			op_root_readonly();
+			break;
+		case OP_MOUNTS_RO:
+			op_mounts_ro();
 			break;
 		case OP_HOSTNAME:
 			cur_step = "hostname";
@@ -423,6 +426,7 @@ int main(int argc, char **argv)
 			nlate++;
 			continue;
 		}
+		mount_preopen(&p.recs[i]); /* bind sources a user namespace could not reach */
 		if (p.recs[i].op != OP_SETNS)
 			continue;
 		cur_step = "namespaces";

@@ -16,11 +16,19 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/openat2.h>
 #include "init.h"
 
 #include "kernel.h"
+
+#ifndef FSCONFIG_SET_FLAG
+#define FSCONFIG_SET_FLAG 0
+#define FSCONFIG_SET_STRING 1
+#endif
 
 struct pyr_mount_attr {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
@@ -192,37 +200,298 @@ void op_root_propagation(unsigned long flags)
 		fail(errno, "setting propagation 0x%lx on /", flags);
 }
 
-void op_rootfs(const char *path)
+/* host_ns: no mount namespace of its own (runc's chroot case): the parent
+ * mount is left as it is and the bind is made rprivate, so nothing of the
+ * container propagates into the caller's namespace but the bind itself,
+ * which pyrunc detaches at delete. */
+void op_rootfs(const char *path, int host_ns)
 {
 	char parent[PATH_MAX];
 	cur_step = "rootfs";
 	/* Make the mount holding the rootfs private, so binding the rootfs
 	 * onto itself does not propagate back and pivot_root accepts it. */
 	snprintf(parent, sizeof(parent), "%s", path);
-	for (char *p = dirname(parent);; p = dirname(p)) {
+	for (char *p = dirname(parent); !host_ns; p = dirname(p)) {
 		if (mount(NULL, p, NULL, MS_PRIVATE, NULL) == 0 || errno != EINVAL || !strcmp(p, "/"))
 			break;
 	}
 	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		fail(errno, "binding root.path %s onto itself", path);
+	if (host_ns && mount(NULL, path, NULL, MS_PRIVATE | MS_REC, NULL) < 0)
+		fail(errno, "making the rootfs bind private");
 	rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		fail(errno, "opening root.path %s", path);
+	if (host_ns) {
+		/* pyrunc records which mount to detach at delete (or if this
+		 * create fails): everything of the container hangs from it. */
+		struct statx sx;
+		if (statx(rootfd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0 || !(sx.stx_mask & STATX_MNT_ID))
+			fail(errno ? errno : ENOSYS, "reading the mount id of the rootfs bind");
+		send_msg("mnt\t%llu", (unsigned long long)sx.stx_mnt_id);
+	}
+}
+
+/* OP_MOUNT extension bits (args[12]); pyrunc/linux/plan.py has the same */
+#define MX_COPYUP 1      /* tmpcopyup: the tmpfs starts with a copy of the directory it covers */
+#define MX_DIR_MODE 2    /* a tmpfs without mode=: the covered directory's mode */
+#define MX_RO_LATER 4    /* read-only only at OP_MOUNTS_RO (a tmpfs, /dev): files go in first */
+#define MX_PREOPENED 8   /* bind source opened by the launcher, with the host's credentials */
+
+/* Bind sources the launcher opened before the clone (user namespaces: the
+ * container's root may not be able to reach them) and mounts to make
+ * read-only at OP_MOUNTS_RO. */
+static struct { const struct rec *r; int fd; } preopened[64];
+static int npreopened;
+static int ro_later[64], nro_later;
+
+static int ext_bits(const struct rec *r)
+{
+	return r->nargs > 12 ? (int)num(r->arg[12]) : 0;
+}
+
+/* The detached bind tree for an OP_MOUNT, attributes set. */
+static int bind_tree(const struct rec *r)
+{
+	char *const *a = r->arg;
+	unsigned otflags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+	if (!strcmp(a[5], "rbind"))
+		otflags |= AT_RECURSIVE;
+	int mnt = syscall(SYS_open_tree, AT_FDCWD, a[0], otflags);
+	if (mnt < 0)
+		fail(errno, "bind source %s", a[0]);
+	uint64_t rset = hexnum(a[10]), rclr = hexnum(a[11]);
+	uint64_t set = hexnum(a[8]), clr = hexnum(a[9]);
+	if ((rset || rclr) && mount_setattr_fd(mnt, AT_RECURSIVE, rset, rclr, 0) < 0)
+		fail(errno, "setting recursive mount attributes");
+	if ((set || clr) && mount_setattr_fd(mnt, 0, set, clr, 0) < 0)
+		fail(errno, "setting mount attributes (0x%llx)", (unsigned long long)set);
+	return mnt;
+}
+
+/* Launcher, before the clone and before any setns: open the source of a
+ * MX_PREOPENED bind as the host's root.  Shared mounts in the copy become
+ * slaves of the host's, as they would in a mount namespace copied into a
+ * new user namespace (the kernel's CL_SHARED_TO_SLAVE): nothing mounted in
+ * the container propagates back to the host unless the mount asks for it. */
+void mount_preopen(const struct rec *r)
+{
+	static char step[PATH_MAX + 16];
+	if (r->op != OP_MOUNT || !(ext_bits(r) & MX_PREOPENED) || npreopened == 64)
+		return;
+	snprintf(step, sizeof(step), "mount %s", r->arg[1]);
+	cur_step = step;
+	int mnt = bind_tree(r);
+	if (mount_setattr_fd(mnt, AT_RECURSIVE, 0, 0, MS_SLAVE) < 0)
+		fail(errno, "making the bind source a slave");
+	preopened[npreopened].r = r;
+	preopened[npreopened++].fd = mnt;
+}
+
+static int take_preopened(const struct rec *r)
+{
+	for (int i = 0; i < npreopened; i++)
+		if (preopened[i].r == r) {
+			int fd = preopened[i].fd;
+			preopened[i].r = NULL;
+			return fd;
+		}
+	return -1;
+}
+
+/* ---- tmpcopyup: copy a directory tree into a fresh tmpfs ---- */
+
+static void copy_xattrs(int from, int to)
+{
+	char names[4096], value[4096];
+	ssize_t n = flistxattr(from, names, sizeof(names));
+	for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
+		ssize_t vl = fgetxattr(from, names + off, value, sizeof(value));
+		if (vl >= 0)
+			fsetxattr(to, names + off, value, (size_t)vl, 0); /* best effort */
+	}
+}
+
+static void copy_owner_mode_times(int from, int to, const struct stat *st)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	if (fchown(to, st->st_uid, st->st_gid) < 0)
+		fail(errno, "tmpcopyup: chown");
+	copy_xattrs(from, to);
+	if (fchmod(to, st->st_mode & 07777) < 0)
+		fail(errno, "tmpcopyup: chmod");
+	futimens(to, ts);
+}
+
+static void copy_file(int sdir, int ddir, const char *name, const struct stat *st)
+{
+	int in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (in < 0)
+		fail(errno, "tmpcopyup: opening %s", name);
+	int out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		fail(errno, "tmpcopyup: creating %s", name);
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fail(errno, "tmpcopyup: reading %s", name);
+		if (n == 0)
+			break;
+		for (ssize_t w = 0; w < n;) {
+			ssize_t k = write(out, buf + w, (size_t)(n - w));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				fail(errno, "tmpcopyup: writing %s", name);
+			w += k;
+		}
+	}
+	copy_owner_mode_times(in, out, st);
+	close(in);
+	close(out);
+}
+
+/* Copy the entries of directory `sdir` into `ddir`.  Every open is relative
+ * to a directory fd with O_NOFOLLOW: symlinks are copied as links, never
+ * followed, so nothing outside the covered directory is read. */
+static void copy_tree(int sdir, int ddir, int depth)
+{
+	if (depth > 128)
+		fail(ELOOP, "tmpcopyup: directories nested too deep");
+	int dfd = dup(sdir);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	if (!d)
+		fail(errno, "tmpcopyup: reading a directory");
+	rewinddir(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *name = e->d_name;
+		struct stat st;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			fail(errno, "tmpcopyup: stat %s", name);
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdirat(ddir, name, 0700) < 0)
+				fail(errno, "tmpcopyup: mkdir %s", name);
+			int s2 = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int d2 = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (s2 < 0 || d2 < 0)
+				fail(errno, "tmpcopyup: opening directory %s", name);
+			copy_tree(s2, d2, depth + 1);
+			copy_owner_mode_times(s2, d2, &st);
+			close(s2);
+			close(d2);
+		} else if (S_ISREG(st.st_mode)) {
+			copy_file(sdir, ddir, name, &st);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(sdir, name, target, sizeof(target) - 1);
+			if (n < 0)
+				fail(errno, "tmpcopyup: readlink %s", name);
+			target[n] = 0;
+			if (symlinkat(target, ddir, name) < 0)
+				fail(errno, "tmpcopyup: symlink %s", name);
+			if (fchownat(ddir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+				fail(errno, "tmpcopyup: chown %s", name);
+		} else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+			if (mknodat(ddir, name, st.st_mode, st.st_rdev) < 0)
+				fail(errno, "tmpcopyup: mknod %s", name);
+			if (fchownat(ddir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    fchmodat(ddir, name, st.st_mode & 07777, 0) < 0)
+				fail(errno, "tmpcopyup: owner and mode of %s", name);
+		} /* sockets are not copied */
+	}
+	closedir(d);
+}
+
+/* A new filesystem, detached: fsopen + one fsconfig per data option (and
+ * per superblock flag), fsmount with the mount attributes of `flags`. */
+static int detached_fs(const char *fstype, const char *src, unsigned long flags, const char *data)
+{
+	int fs = syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
+	if (fs < 0)
+		fail(errno, "fsopen %s", fstype);
+	if (*src && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", src, 0) < 0)
+		fail(errno, "mount source %s", src);
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", data);
+	char *save;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '=');
+		int rc;
+		if (eq) {
+			*eq = 0;
+			rc = syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, t, eq + 1, 0);
+		} else {
+			rc = syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, t, NULL, 0);
+		}
+		if (rc < 0)
+			fail(errno, "mount -t %s: option %s", fstype, t);
+	}
+	static const struct { unsigned long ms; const char *name; } sb[] = {
+		{ MS_RDONLY, "ro" }, { MS_SYNCHRONOUS, "sync" }, { MS_DIRSYNC, "dirsync" },
+		{ MS_LAZYTIME, "lazytime" }, { MS_MANDLOCK, "mand" },
+	};
+	for (size_t i = 0; i < sizeof(sb) / sizeof(sb[0]); i++)
+		if ((flags & sb[i].ms) && syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, sb[i].name, NULL, 0) < 0)
+			fail(errno, "mount -t %s: flag %s", fstype, sb[i].name);
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		fail(errno, "mount -t %s %s (data \"%s\")", fstype, src, data);
+	unsigned attr = 0;
+	if (flags & MS_RDONLY)
+		attr |= MOUNT_ATTR_RDONLY;
+	if (flags & MS_NOSUID)
+		attr |= 0x2;
+	if (flags & MS_NODEV)
+		attr |= 0x4;
+	if (flags & MS_NOEXEC)
+		attr |= 0x8;
+	if (flags & MS_NOATIME)
+		attr |= 0x10;
+	else if (flags & MS_STRICTATIME)
+		attr |= 0x20;
+	if (flags & MS_NODIRATIME)
+		attr |= 0x80;
+	if (flags & MS_NOSYMFOLLOW)
+		attr |= 0x200000;
+	int mnt = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attr);
+	if (mnt < 0)
+		fail(errno, "fsmount %s", fstype);
+	close(fs);
+	return mnt;
 }
 
 /* args: src, dest, fstype, flags, data, kind, mkkind, propagation,
- *       attr_set, attr_clr, rattr_set, rattr_clr */
+ *       attr_set, attr_clr, rattr_set, rattr_clr, [extension bits] */
 void op_mount(struct rec *r)
 {
 	char **a = r->arg;
-	const char *src = a[0], *dest = a[1], *fstype = a[2], *data = a[4], *kind = a[5];
+	const char *src = a[0], *dest = a[1], *fstype = a[2], *kind = a[5];
 	unsigned long flags = (unsigned long)num(a[3]);
 	int mkfile = !strcmp(a[6], "file");
-	char target[64];
+	int ext = ext_bits(r);
+	char target[64], data[4096];
 	static char step[PATH_MAX + 16];
 
 	snprintf(step, sizeof(step), "mount %s", dest);
 	cur_step = step;
+	snprintf(data, sizeof(data), "%s", a[4]);
+	if (ext & (MX_DIR_MODE | MX_COPYUP)) {
+		/* runc: a tmpfs over an existing directory gets that directory's
+		 * mode (mode= in the options wins); a new one keeps tmpfs's 1777. */
+		struct stat st;
+		int old = in_root(rootfd, dest, O_PATH);
+		if (old >= 0 && fstat(old, &st) == 0 && S_ISDIR(st.st_mode) && (ext & MX_DIR_MODE))
+			snprintf(data, sizeof(data), "mode=%04o%s%s", st.st_mode & 07777, *a[4] ? "," : "", a[4]);
+		if (old >= 0)
+			close(old);
+	}
+	if (ext & MX_RO_LATER)
+		flags &= ~(unsigned long)MS_RDONLY;
 	/* proc and sysfs only on an ordinary directory reached without any
 	 * symlink (CVE-2019-19921: an image whose /proc is a link could move
 	 * procfs where maskedPaths, readonlyPaths and the LSM label writes do
@@ -245,20 +514,35 @@ void op_mount(struct rec *r)
 	if (!strcmp(kind, "bind") || !strcmp(kind, "rbind")) {
 		/* A detached copy of the source; attributes are set before it is
 		 * attached, so it never appears writable even for an instant. */
-		unsigned otflags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
-		if (!strcmp(kind, "rbind"))
-			otflags |= AT_RECURSIVE;
-		mnt = syscall(SYS_open_tree, AT_FDCWD, src, otflags);
+		mnt = (ext & MX_PREOPENED) ? take_preopened(r) : -1;
 		if (mnt < 0)
-			fail(errno, "bind source %s", src);
-		uint64_t rset = hexnum(a[10]), rclr = hexnum(a[11]);
-		uint64_t set = hexnum(a[8]), clr = hexnum(a[9]);
-		if ((rset || rclr) && mount_setattr_fd(mnt, AT_RECURSIVE, rset, rclr, 0) < 0)
-			fail(errno, "setting recursive mount attributes");
-		if ((set || clr) && mount_setattr_fd(mnt, 0, set, clr, 0) < 0)
-			fail(errno, "setting mount attributes (0x%llx)", (unsigned long long)set);
+			mnt = bind_tree(r);
 		if (syscall(SYS_move_mount, mnt, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 			fail(errno, "attaching bind mount of %s", src);
+	} else if (ext & MX_COPYUP) {
+		/* The new tmpfs is filled while detached, from the directory it is
+		 * about to cover (walked without following symlinks), then attached. */
+		int from = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (from < 0)
+			fail(errno, "tmpcopyup: opening the directory to copy");
+		mnt = detached_fs(fstype, src, flags, data);
+		int to = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (to < 0)
+			fail(errno, "tmpcopyup: opening the new tmpfs");
+		/* the entries, as runc: the tmpfs's own root keeps its owner (root,
+		 * or uid=/gid=), its mode is the directory's (MX_DIR_MODE) */
+		copy_tree(from, to, 0);
+		close(to);
+		close(from);
+		if (syscall(SYS_move_mount, mnt, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			fail(errno, "attaching the tmpfs");
+		close(mnt);
+		mnt = in_root(rootfd, dest, O_PATH); /* attached: its root, as the other branch */
+		if (mnt < 0)
+			fail(errno, "reopening the mount");
+		uint64_t rset = hexnum(a[10]), rclr = hexnum(a[11]);
+		if ((rset || rclr) && mount_setattr_fd(mnt, AT_RECURSIVE, rset, rclr, 0) < 0)
+			fail(errno, "setting recursive mount attributes");
 	} else {
 		fdpath(target, sizeof(target), fd);
 		if (mount(src, target, fstype, flags, *data ? data : NULL) < 0)
@@ -280,8 +564,26 @@ void op_mount(struct rec *r)
 				fail(errno, "setting propagation 0x%lx", pf);
 		}
 	}
-	close(mnt);
+	if ((ext & MX_RO_LATER) && nro_later < 64)
+		ro_later[nro_later++] = mnt; /* kept for OP_MOUNTS_RO */
+	else
+		close(mnt);
 	close(fd);
+}
+
+/* runc's finalizeRootfs: tmpfs mounts and /dev asked to be read-only were
+ * mounted writable so that devices, symlinks, the console and the mount
+ * points of later mounts could be made in them; now the mounts become
+ * read-only (the mount, not the superblock: runc remounts the bind). */
+void op_mounts_ro(void)
+{
+	cur_step = "read-only mounts";
+	for (int i = 0; i < nro_later; i++) {
+		if (mount_setattr_fd(ro_later[i], 0, MOUNT_ATTR_RDONLY, 0, 0) < 0)
+			fail(errno, "making the mount read-only");
+		close(ro_later[i]);
+	}
+	nro_later = 0;
 }
 
 static int open_parent(const char *dest, const char **base)
@@ -358,22 +660,36 @@ void op_symlink(const char *target, const char *dest)
 	close(parent);
 }
 
-void op_pivot(int no_pivot)
+/* mode 0: pivot_root; 1: --no-pivot (MS_MOVE + chroot); 2: no mount
+ * namespace, the caller's: chroot only (runc), nothing moved or detached. */
+void op_pivot(int mode)
 {
-	cur_step = no_pivot ? "chroot" : "pivot_root";
+	cur_step = mode == 1 ? "chroot" : mode == 2 ? "chroot" : "pivot_root";
 	if (fchdir(rootfd) < 0)
 		fail(errno, "entering the rootfs");
-	if (no_pivot) {
+	if (mode == 2) {
+		if (chroot(".") < 0)
+			fail(errno, "chroot");
+	} else if (mode == 1) {
 		if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
 			fail(errno, "moving the rootfs to /");
 		if (chroot(".") < 0)
 			fail(errno, "chroot");
 	} else {
-		/* pivot_root(".", ".") stacks the old root on top of the new one;
-		 * make it a slave so unmounting it cannot propagate to the host,
-		 * then detach it. */
+		/* pivot_root(".", ".") stacks the old root on top of the new one.
+		 * "." still names the new root's mount afterwards, so step onto the
+		 * old root through an fd opened before, make it (and everything
+		 * under it) a slave so detaching it cannot propagate to the host,
+		 * then detach it.  Making "." a slave instead would act on the new
+		 * root and turn every shared volume into a slave of the host's. */
+		int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (oldroot < 0)
+			fail(errno, "opening the old root");
 		if (syscall(SYS_pivot_root, ".", ".") < 0)
 			fail(errno, "pivot_root");
+		if (fchdir(oldroot) < 0)
+			fail(errno, "entering the old root");
+		close(oldroot);
 		if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 			fail(errno, "making the old root a slave");
 		if (umount2(".", MNT_DETACH) < 0)

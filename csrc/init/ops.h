@@ -60,6 +60,7 @@ enum pyr_op {
 	OP_FIX_STDIO = 61,      /* uid: hand stdio pipes/sockets/our pty to process.user (runc) */
 	OP_HOME = 62,           /* uid: HOME from the container's /etc/passwd, appended at exec */
 	OP_MKCWD = 63,          /* path, octal mode: create a missing process.cwd (after pivot) */
+	OP_MOUNTS_RO = 70,      /* read-only now: the tmpfs and /dev mounts made writable for setup (runc finalizeRootfs) */
 	OP_MAX
 };
 

@@ -130,13 +130,17 @@ _BIND_ATTRS: dict[str, tuple[bool, int]] = {
     "symfollow": (True, MOUNT_ATTR_NOSYMFOLLOW),
 }
 
-UNSUPPORTED = {"idmap", "ridmap", "tmpcopyup"}
+UNSUPPORTED = {"idmap", "ridmap"}
+
+# runc's extensions, not mount(2) options: tmpcopyup fills a new tmpfs with a
+# copy of the directory it covers
+EXTENSIONS = {"tmpcopyup"}
 
 
 # plain classes: dataclasses costs ~6 ms to import on every create
 class MountOptions:
     __slots__ = ("flags", "data", "propagation", "attr_set", "attr_clr", "rattr_set", "rattr_clr", "bind",
-                 "recursive_bind", "unsupported")
+                 "recursive_bind", "unsupported", "copyup")
 
     def __init__(
         self,
@@ -150,6 +154,7 @@ class MountOptions:
         bind: bool = False,
         recursive_bind: bool = False,
         unsupported: list[str] | None = None,
+        copyup: bool = False,
     ) -> None:
         self.flags = flags
         self.data = [] if data is None else data
@@ -161,6 +166,7 @@ class MountOptions:
         self.bind = bind
         self.recursive_bind = recursive_bind
         self.unsupported = [] if unsupported is None else unsupported
+        self.copyup = copyup
 
 
 def _attr(set_: int, clr: int, clear: bool, attr: int) -> tuple[int, int]:
@@ -196,6 +202,8 @@ def parse_options(options: list[str]) -> MountOptions:
         elif opt in RECURSIVE_ATTRS:
             c, a = RECURSIVE_ATTRS[opt]
             mo.rattr_set, mo.rattr_clr = _attr(mo.rattr_set, mo.rattr_clr, c, a)
+        elif opt == "tmpcopyup":
+            mo.copyup = True
         elif opt in UNSUPPORTED:
             mo.unsupported.append(opt)
         else:
@@ -203,7 +211,8 @@ def parse_options(options: list[str]) -> MountOptions:
     return mo
 
 
-def propagation_flags(name: str) -> int:
-    """rootfsPropagation value -> mount(2) flags for "/"."""
+def propagation_flags(name: str, recursive: bool = True) -> int:
+    """rootfsPropagation value -> mount(2) flags for "/" (`recursive`
+    False: without MS_REC even for the r* values)."""
     flag, rec = PROPAGATION[name]
-    return flag | (MS_REC if rec else 0)
+    return flag | (MS_REC if rec and recursive else 0)

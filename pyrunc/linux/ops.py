@@ -56,6 +56,7 @@ OP_LOOPBACK_UP = 60
 OP_FIX_STDIO = 61
 OP_HOME = 62
 OP_MKCWD = 63
+OP_MOUNTS_RO = 70
 
 NAMES = {v: k for k, v in globals().items() if k.startswith("OP_") and isinstance(v, int)}
 

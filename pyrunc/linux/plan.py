@@ -12,7 +12,8 @@ import posixpath
 from pyrunc.errors import ConfigError, UnsupportedError
 from pyrunc.linux import ops as o
 from pyrunc.linux.devices import DEFAULT_DEVICES, DEFAULT_SYMLINKS, Device, from_config
-from pyrunc.linux.mounts import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_REC, MS_SLAVE, parse_options, propagation_flags
+from pyrunc.linux.mounts import (MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_SLAVE, parse_options,
+                                 propagation_flags)
 from pyrunc.linux.namespaces import CLONE_NEWTIME, JOIN_ORDER, NAMESPACES
 
 TYPE_CHECKING = False
@@ -184,11 +185,39 @@ def _launcher(plan: Plan, ctx: PlanContext, nss: dict[str, dict], linux: dict, p
     return flags
 
 
+# OP_MOUNT's extension bits (csrc/init/mount.c MX_*)
+MX_COPYUP = 1  # tmpcopyup: the new tmpfs starts with a copy of the directory it covers
+MX_DIR_MODE = 2  # a tmpfs without mode= takes the mode of the directory it covers (runc)
+MX_RO_LATER = 4  # mounted writable, made read-only by OP_MOUNTS_RO once /dev and mount points are made
+MX_PREOPENED = 8  # bind source opened by the launcher, as the host's root (user namespaces)
+
+
+def _mount_ext(f: str, dest: str, mtype: str, opts, preopen: bool) -> int:
+    """The extension bits of one (non-cgroup) mount."""
+    ext = 0
+    if opts.copyup:
+        if opts.bind or mtype != "tmpfs":
+            raise ConfigError(f"{f}.options", f"tmpcopyup applies to tmpfs mounts only, not to "
+                                              f"{'a bind mount' if opts.bind else repr(mtype or 'no type')}")
+        ext |= MX_COPYUP
+    if opts.bind:
+        return ext | (MX_PREOPENED if preopen else 0)
+    if mtype == "tmpfs" and not any(d.startswith("mode=") for d in opts.data):
+        ext |= MX_DIR_MODE
+    if opts.flags & MS_RDONLY and (mtype == "tmpfs" or dest == "/dev"):
+        ext |= MX_RO_LATER
+    return ext
+
+
 def _mounts(plan: Plan, ctx: PlanContext, nss: dict, userns: bool) -> bool:
     """Returns True when /dev is bind-mounted from the host (no device nodes then)."""
     from pyrunc.lsm import mount_label, with_mount_label
 
     dev_is_bind = False
+    # runc opens bind sources on the host side when the container has a
+    # user namespace (its root may not reach them): so does the launcher,
+    # except rootless (no host privileges to use) or in a joined mount namespace
+    preopen = userns and "mount" in nss and not nss["mount"].get("path") and not ctx.rootless
     has_cgroupns = "cgroup" in nss
     label = mount_label(ctx.config.get("linux") or {})
     for i, m in enumerate(ctx.config.get("mounts") or []):
@@ -206,6 +235,7 @@ def _mounts(plan: Plan, ctx: PlanContext, nss: dict, userns: bool) -> bool:
         if mtype in ("cgroup", "cgroup2") and not opts.bind:
             _cgroup_mount(plan, ctx, dest, opts, has_cgroupns)
             continue
+        ext = _mount_ext(f, dest, mtype, opts, preopen)
         data = with_mount_label(",".join(opts.data), "bind" if opts.bind else mtype, label)
         prop = ",".join(f"{flag}:{int(rec)}" for flag, rec in opts.propagation)
         if opts.bind:
@@ -218,10 +248,10 @@ def _mounts(plan: Plan, ctx: PlanContext, nss: dict, userns: bool) -> bool:
                 dev_is_bind = True
             plan.add(o.OP_MOUNT, source, dest, "", 0, "", "rbind" if opts.recursive_bind else "bind",
                      kind, prop, f"{opts.attr_set:x}", f"{opts.attr_clr:x}",
-                     f"{opts.rattr_set:x}", f"{opts.rattr_clr:x}")
+                     f"{opts.rattr_set:x}", f"{opts.rattr_clr:x}", ext)
         else:
             plan.add(o.OP_MOUNT, source or mtype, dest, mtype, opts.flags, data, "fs", "dir", prop,
-                     "0", "0", f"{opts.rattr_set:x}", f"{opts.rattr_clr:x}")
+                     "0", "0", f"{opts.rattr_set:x}", f"{opts.rattr_clr:x}", ext)
     return dev_is_bind
 
 
@@ -304,13 +334,23 @@ def home_from_passwd(env: list[str]) -> tuple[list[str], bool]:
     return [e for e in env if e.partition("=")[0] != "HOME"], True
 
 
+def _user_files(plan: Plan, process: dict) -> None:
+    """What runc's setupUser does with files before the identity switch:
+    stdio handed to the user (OP_FIX_STDIO), HOME read from the container's
+    /etc/passwd when the env has none (OP_HOME).  Planned before any seccomp
+    filter is loaded, so a profile cannot turn them into failures."""
+    uid = (process.get("user") or {}).get("uid", 0)
+    plan.add(o.OP_FIX_STDIO, uid)
+    if home_from_passwd(list(process.get("env") or []))[1]:
+        plan.add(o.OP_HOME, uid)
+
+
 def _identity(plan: Plan, ctx: PlanContext, process: dict, userns_setgroups_denied: bool) -> None:
     """Supplementary groups, gid, uid and the capability sets, in the order
-    that keeps the capabilities across setuid; around them what runc's
-    finalizeNamespace/setupUser do: a first chdir to process.cwd while still
-    root (a directory only root can enter; OP_CWD after the switch retries
-    one only the user can enter), stdio handed to the user, HOME read from
-    the container's /etc/passwd."""
+    that keeps the capabilities across setuid, after a first chdir to
+    process.cwd while still root, as runc's finalizeNamespace does (a
+    directory only root can enter; OP_CWD after the switch retries one only
+    the user can enter)."""
     from pyrunc.linux.capabilities import resolve_capabilities
 
     user = process.get("user") or {}
@@ -323,9 +363,6 @@ def _identity(plan: Plan, ctx: PlanContext, process: dict, userns_setgroups_deni
     if caps is not None:
         plan.add(o.OP_KEEPCAPS)
         plan.add(o.OP_CAPBSET, f"{caps.bounding:x}")
-    plan.add(o.OP_FIX_STDIO, uid)
-    if home_from_passwd(list(process.get("env") or []))[1]:
-        plan.add(o.OP_HOME, uid)
     if not userns_setgroups_denied:
         plan.add(o.OP_SETGROUPS, ",".join(str(g) for g in user.get("additionalGids") or []))
     plan.add(o.OP_SETGID, gid)
@@ -417,8 +454,13 @@ def build_plan(ctx: PlanContext) -> Plan:
 
     if "mount" in nss:
         prop = linux.get("rootfsPropagation")
-        plan.add(o.OP_ROOT_PROPAGATION, propagation_flags(prop) if prop else MS_SLAVE | MS_REC)
-    plan.add(o.OP_ROOTFS, rootfs_path(config, ctx.bundle))
+        # runbindable here would leave nothing to bind (runc fails so):
+        # "/" alone now, the whole tree once it is made (below)
+        plan.add(o.OP_ROOT_PROPAGATION, propagation_flags(prop, recursive=prop != "runbindable") if prop
+                 else MS_SLAVE | MS_REC)
+    # Without a mount namespace the container's mounts are made in the
+    # caller's, under a private bind of the rootfs (pyrunc detaches it at delete)
+    plan.add(o.OP_ROOTFS, rootfs_path(config, ctx.bundle), int("mount" not in nss))
     dev_is_bind = _mounts(plan, ctx, nss, userns)
     if not dev_is_bind:
         _devices(plan, ctx, linux, userns)
@@ -439,10 +481,16 @@ def build_plan(ctx: PlanContext) -> Plan:
         plan.add(o.OP_FIFO_OPEN, ctx.fifo_fds[0], ctx.fifo_fds[1])
 
     # --- the new root
-    plan.add(o.OP_PIVOT, int(ctx.no_pivot))
+    # runc: chroot, not pivot_root, without a mount namespace of its own
+    plan.add(o.OP_PIVOT, 2 if "mount" not in nss else int(ctx.no_pivot))
     if "mount" in nss and linux.get("rootfsPropagation"):
-        # the bound rootfs inherited its source's propagation: give "/" the requested one
-        plan.add(o.OP_ROOT_PROPAGATION, propagation_flags(linux["rootfsPropagation"]))
+        # the bound rootfs inherited its source's propagation: give "/" the
+        # requested one, on "/" alone (rshared is shared here: the recursive
+        # forms were applied before the binds, as runc does), so that the
+        # propagation options of the mounts under it hold; runbindable is
+        # applied to the whole tree only now
+        prop = linux["rootfsPropagation"]
+        plan.add(o.OP_ROOT_PROPAGATION, propagation_flags(prop, recursive=prop == "runbindable"))
     cwd = process.get("cwd") or "/"
     if cwd != "/":
         # runc: MkdirAll(cwd, 0755) under the caller's umask, in the new root
@@ -450,6 +498,10 @@ def build_plan(ctx: PlanContext) -> Plan:
     if process.get("terminal") and ctx.console_fd is not None:
         size = process.get("consoleSize") or {}
         plan.add(o.OP_CONSOLE, ctx.console_fd, size.get("height", 0), size.get("width", 0), 1)
+    if any(op[0] == o.OP_MOUNT and len(op) > 13 and op[13] & MX_RO_LATER for op in plan.ops):
+        # runc's finalizeRootfs: after the devices, the console and the
+        # mount points under them exist
+        plan.add(o.OP_MOUNTS_RO)
     if config.get("hostname") is not None and "uts" in nss:
         plan.add(o.OP_HOSTNAME, config["hostname"])
     if config.get("domainname") is not None and "uts" in nss:
@@ -463,6 +515,7 @@ def build_plan(ctx: PlanContext) -> Plan:
 
     # --- the process: attributes, identity, confinement
     _process_attrs(plan, ctx, process, linux)
+    _user_files(plan, process)
     nnp = bool(process.get("noNewPrivileges"))
     seccomp_op = _seccomp(plan, ctx, linux)
     if seccomp_op and not nnp:

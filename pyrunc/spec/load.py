@@ -170,6 +170,7 @@ def check_bundle(bundle: str) -> list[Problem]:
     # a field the schema already refused is not reported twice
     refused = {p.field for p in found}
     found.extend(p for p in semantic.problems(config, bundle) if p.field not in refused)
+    found.extend(semantic.schema_extensions(config))
     return found
 
 

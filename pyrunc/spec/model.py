@@ -5,8 +5,10 @@
 features operation (features.md).
 
 The models accept exactly what the official JSON schemas accept for Linux
-documents: strict JSON types (no "1" for 1, no 1.0 for 1, no true for 1),
-the schema's required fields, enums, integer ranges and patterns, and null
+documents (one runc extension aside: `linux.rootfsPropagation` also takes
+rprivate, rshared, rslave and runbindable, which real clients send): strict
+JSON types (no "1" for 1, no 1.0 for 1, no true for 1), the schema's required
+fields, enums, integer ranges and patterns, and null
 nowhere (the schema has no nullable field).  Unknown properties are ignored,
 as config.md requires ("MUST ignore unknown properties"), and so are the
 sections of other platforms (windows, solaris, vm, zos, freebsd).
@@ -67,7 +69,10 @@ MapStringString = Annotated[
 # --- enums (defs-linux.json) --------------------------------------------------
 
 NamespaceType = Literal["mount", "pid", "network", "uts", "ipc", "user", "cgroup", "time"]
-RootfsPropagation = Literal["private", "shared", "slave", "unbindable"]
+# the schema's four, and the recursive forms runc and crun accept (containerd's
+# CRI plugin sends rslave/rshared): an extension, `validate` warns about them
+RootfsPropagation = Literal["private", "shared", "slave", "unbindable",
+                            "rprivate", "rshared", "rslave", "runbindable"]
 SeccompArch = Literal[
     "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM",
     "SCMP_ARCH_AARCH64", "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K", "SCMP_ARCH_MIPS",

@@ -236,7 +236,14 @@ def check_namespaces(config: Config, bundle: str) -> Iterator[Problem]:
         elif not os.path.exists(f"/proc/self/ns/{NAMESPACE_FILES[kind]}"):
             yield _err(f"{where}.type", f"{kind} namespaces are not enabled in this kernel")
     if "mount" not in seen:
-        yield _err("linux.namespaces", "a mount namespace is required (pyrunc changes the root)")
+        # runtime-spec: an absent namespace is the runtime's.  runc then makes
+        # the mounts in its own namespace and chroots; it refuses masks there.
+        for key in ("maskedPaths", "readonlyPaths"):
+            if linux.get(key):
+                yield _err(f"linux.{key}", "cannot be applied without a mount namespace of the container's "
+                                          "own (runc: unable to restrict sys entries without a private MNT namespace)")
+        if linux.get("rootfsPropagation"):
+            yield _warn("linux.rootfsPropagation", "ignored without a mount namespace of the container's own")
     yield from _check_user_ns(linux, seen, _namespaces(config).get("user"))
     if linux.get("timeOffsets") and "time" not in seen:
         yield _err("linux.timeOffsets", "needs a time namespace")
@@ -258,7 +265,6 @@ def _is_host_netns(path: str | None) -> bool:
     except OSError:
         return False  # reported by the namespace path check
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-
 
 
 def _check_ns_path(field: str, kind: str, path: str) -> Iterator[Problem]:
@@ -406,7 +412,6 @@ def _check_net_devices(devices: dict[str, Any]) -> Iterator[Problem]:
             yield _err(f"linux.netDevices.{host}", f"no network device named {host} in the runtime's network namespace")
 
 
-
 CHECKS: list[Check] = [
     check_root,
     check_process,
@@ -418,6 +423,18 @@ CHECKS: list[Check] = [
     check_seccomp,
     check_misc,
 ]
+
+
+_SCHEMA_PROPAGATION = ("private", "shared", "slave", "unbindable")
+
+
+def schema_extensions(config: Config) -> Iterator[Problem]:
+    """Values pyrunc accepts as runc does although the runtime-spec schema
+    does not (`pyrunc validate` lists them; create is silent)."""
+    prop = _linux(config).get("rootfsPropagation")
+    if isinstance(prop, str) and prop not in _SCHEMA_PROPAGATION:
+        yield _warn("linux.rootfsPropagation", f"{prop!r} is outside the runtime-spec schema "
+                                               f"({', '.join(_SCHEMA_PROPAGATION)}); runc and crun accept it")
 
 
 def problems(config: Config, bundle: str) -> list[Problem]:

@@ -37,9 +37,11 @@ def test_mount_options_are_all_accepted(doc: dict) -> None:
         mo = parse_options([opt])
         assert mo.unsupported == [], opt
         assert mo.data == [], f"{opt} would be passed as filesystem data"
-    for refused in ("idmap", "ridmap", "tmpcopyup"):
+    for refused in ("idmap", "ridmap"):
         assert refused not in opts
         assert parse_options([refused]).unsupported == [refused]
+    # runc's extension, advertised as runc does
+    assert "tmpcopyup" in opts and parse_options(["tmpcopyup"]).copyup
 
 
 def test_namespaces_exist_on_this_kernel(doc: dict) -> None:

@@ -161,3 +161,103 @@ def test_no_hook_sync_without_hooks():
         c = default_spec()
         c["hooks"] = {kind: [{"path": "/bin/true"}]}
         assert "OP_HOOKS_SYNC" in codes(build_plan(ctx(c))), kind
+
+
+# --- mounts: runc's propagation, tmpcopyup, read-only tmpfs and /dev, no mount namespace
+
+from pyrunc.linux.mounts import MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE  # noqa: E402
+from pyrunc.linux.plan import MX_COPYUP, MX_DIR_MODE, MX_PREOPENED, MX_RO_LATER  # noqa: E402
+
+
+def _props(plan) -> list[int]:
+    return [int(op[1]) for op in plan.ops if op[0] == o.OP_ROOT_PROPAGATION]
+
+
+@pytest.mark.parametrize("value,before,after", [
+    (None, MS_SLAVE | MS_REC, None),
+    ("rshared", MS_SHARED | MS_REC, MS_SHARED),
+    ("shared", MS_SHARED, MS_SHARED),
+    ("rslave", MS_SLAVE | MS_REC, MS_SLAVE),
+    # runbindable before the binds would leave nothing to bind (runc fails so)
+    ("runbindable", MS_UNBINDABLE, MS_UNBINDABLE | MS_REC),
+])
+def test_rootfs_propagation_before_binds_and_on_the_new_root(value, before, after):
+    """As runc: the (recursive) flag on the namespace's "/" before the rootfs
+    is bound; after pivot_root only on "/" itself (never recursive but for
+    runbindable), so the mounts' own propagation options hold."""
+    c = default_spec()
+    if value:
+        c["linux"]["rootfsPropagation"] = value
+    plan = build_plan(ctx(c))
+    seq = codes(plan)
+    props = _props(plan)
+    assert props[0] == before and seq.index("OP_ROOT_PROPAGATION") < seq.index("OP_ROOTFS")
+    assert props[1:] == ([] if after is None else [after])
+
+
+def _mount_ops(c):
+    return {op[2]: op for op in build_plan(ctx(c)).ops if op[0] == o.OP_MOUNT}
+
+
+def test_mount_extension_bits():
+    c = default_spec()
+    for m in c["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"].append("ro")
+    c["mounts"] += [
+        {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "tmpcopyup"]},
+        {"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["mode=700"]},
+        {"destination": "/p", "type": "proc", "source": "proc", "options": ["ro"]},
+        {"destination": "/b", "type": "bind", "source": "/src", "options": ["rbind", "ro"]},
+    ]
+    ops = _mount_ops(c)
+    assert ops["/dev"][13] == MX_RO_LATER  # /dev has mode=755
+    assert ops["/run"][13] == MX_COPYUP | MX_DIR_MODE | MX_RO_LATER
+    assert ops["/t"][13] == 0
+    assert ops["/p"][13] == 0 and ops["/p"][4] & MS_RDONLY  # read-only at once, not a tmpfs
+    assert ops["/b"][13] == 0  # no user namespace: the init opens the source itself
+    seq = codes(build_plan(ctx(c)))
+    assert seq.count("OP_MOUNTS_RO") == 1
+    assert seq.index("OP_PIVOT") < seq.index("OP_MOUNTS_RO") < seq.index("OP_READONLY_PATH")
+    assert "OP_MOUNTS_RO" not in codes(build_plan(ctx(default_spec())))
+
+
+@pytest.mark.parametrize("mount,what", [
+    ({"destination": "/b", "type": "bind", "source": "/src", "options": ["rbind", "tmpcopyup"]}, "a bind mount"),
+    ({"destination": "/b", "source": "/src", "options": ["bind", "tmpcopyup"]}, "a bind mount"),
+    ({"destination": "/m", "type": "mqueue", "source": "mqueue", "options": ["tmpcopyup"]}, "'mqueue'"),
+])
+def test_tmpcopyup_on_a_non_tmpfs_mount_is_refused(mount, what):
+    c = default_spec()
+    c["mounts"].append(mount)
+    with pytest.raises(ConfigError) as e:
+        build_plan(ctx(c))
+    assert str(e.value) == f"mounts[{len(c['mounts']) - 1}].options: tmpcopyup applies to tmpfs mounts only, not to {what}"
+
+
+def _userns(c):
+    c["linux"]["namespaces"].append({"type": "user"})
+    c["linux"]["uidMappings"] = c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    c["mounts"].append({"destination": "/b", "type": "bind", "source": "/src", "options": ["rbind"]})
+    return c
+
+
+def test_bind_sources_are_opened_by_the_launcher_with_a_user_namespace():
+    assert _mount_ops(_userns(default_spec()))["/b"][13] == MX_PREOPENED
+    # rootless: no host privileges to use; runc does not either
+    rootless = {op[2]: op for op in build_plan(ctx(_userns(default_spec()), rootless=True)).ops if op[0] == o.OP_MOUNT}
+    assert rootless["/b"][13] == 0
+
+
+def test_no_mount_namespace_chroots_and_keeps_the_callers_propagation():
+    c = default_spec()
+    c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "mount"]
+    c["linux"]["rootfsPropagation"] = "rshared"
+    plan = build_plan(ctx(c))
+    assert "OP_ROOT_PROPAGATION" not in codes(plan)  # the caller's "/" is left alone (runc makes it private)
+    rootfs = next(op for op in plan.ops if op[0] == o.OP_ROOTFS)
+    pivot = next(op for op in plan.ops if op[0] == o.OP_PIVOT)
+    assert rootfs[2] == 1 and pivot[1] == 2
+    own = build_plan(ctx(default_spec()))
+    assert next(op for op in own.ops if op[0] == o.OP_ROOTFS)[2] == 0
+    assert next(op for op in own.ops if op[0] == o.OP_PIVOT)[1] == 0

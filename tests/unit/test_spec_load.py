@@ -150,7 +150,7 @@ SCHEMA_CASES = [
      "linux.seccomp.syscalls[0].names", "at least 1"),
     ("linux.sysctl", {"net.ipv4.ip_forward": 1}, "linux.sysctl", "net.ipv4.ip_forward"),
     ("annotations", {"a": ["b"]}, "annotations", "'a'"),
-    ("linux.rootfsPropagation", "rshared", "linux.rootfsPropagation", '"rshared"'),
+    ("linux.rootfsPropagation", "shared-ish", "linux.rootfsPropagation", '"shared-ish"'),
     ("linux.devices", [{"type": "x", "path": "/dev/x"}], "linux.devices[0].type", "pattern"),
     ("process.capabilities.bounding", "CAP_KILL", "process.capabilities.bounding", "valid list"),
     ("hooks.poststart", [{"path": "/bin/true", "timeout": 0}], "hooks.poststart[0].timeout", ""),
@@ -218,7 +218,8 @@ SEMANTIC_CASES: list[tuple[str, Mutator, str, str]] = [
     ("hostname w/o uts", _drop_ns("uts"), "hostname", "UTS"),
     ("domainname w/o uts", _both(_drop_ns("uts"), _set("hostname", DELETE), _set("domainname", "d")),
      "domainname", "UTS"),
-    ("no mount ns", _drop_ns("mount"), "linux.namespaces", "mount namespace"),
+    # runc's rule: masks cannot be made without a mount namespace of the container's own
+    ("no mount ns, masks", _drop_ns("mount"), "linux.maskedPaths", "mount namespace"),
     ("ns path missing", lambda c: _ns(c, "network", "/proc/self/ns/nothere"),
      "linux.namespaces[4].path", "No such file"),
     ("ns path relative", lambda c: _ns(c, "network", "proc/self/ns/net"),
@@ -455,3 +456,27 @@ def test_cheap_imports(module: str) -> None:
     code = f"import sys, {module}; print(sorted(m for m in ('pydantic', 'jsonschema') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("value", ["rprivate", "rshared", "rslave", "runbindable"])
+def test_recursive_rootfs_propagation_is_accepted_with_a_validate_warning(bundle: Path, value: str) -> None:
+    """runc and crun accept the recursive forms (containerd's CRI plugin sends
+    rslave/rshared); the official schema does not: create takes them silently,
+    `validate` warns."""
+    mutated(bundle, _set("linux.rootfsPropagation", value))
+    assert load_config(str(bundle))["linux"]["rootfsPropagation"] == value
+    assert not official_validator("config").is_valid(json.loads((bundle / "config.json").read_text()))
+    lines = validate_bundle(str(bundle))
+    assert lines == [f"warning: linux.rootfsPropagation: {value!r} is outside the runtime-spec schema "
+                     "(private, shared, slave, unbindable); runc and crun accept it"]
+
+
+def test_no_mount_namespace_without_masks_is_accepted(bundle: Path) -> None:
+    def change(c: dict[str, Any]) -> None:
+        _drop_ns("mount")(c)
+        c["linux"].pop("maskedPaths", None)
+        c["linux"].pop("readonlyPaths", None)
+
+    mutated(bundle, change)
+    load_config(str(bundle))
+    assert validate_bundle(str(bundle)) == []
