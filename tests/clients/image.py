@@ -22,8 +22,9 @@ def _applets() -> list[str]:
     return sorted({a for a in out.split() if a and "/" not in a and a != "busybox"})
 
 
-def rootfs_tar() -> bytes:
-    """An uncompressed tar of a minimal busybox root filesystem."""
+def rootfs_tar(files: dict[str, bytes] | None = None) -> bytes:
+    """An uncompressed tar of a minimal busybox root filesystem; `files`
+    (path -> content) are added as executables."""
     buf = io.BytesIO()
     mtime = int(time.time())
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -48,6 +49,8 @@ def rootfs_tar() -> bytes:
             tar.addfile(ti)
         add_file("etc/passwd", PASSWD.encode())
         add_file("etc/group", GROUP.encode())
+        for name, data in (files or {}).items():
+            add_file(name, data, 0o755)
     return buf.getvalue()
 
 
@@ -59,14 +62,15 @@ def _blob(tar: tarfile.TarFile, data: bytes) -> str:
     return digest
 
 
-def oci_archive(path: str, name: str) -> None:
+def oci_archive(path: str, name: str, files: dict[str, bytes] | None = None,
+                entrypoint: list[str] | None = None) -> None:
     """Write an OCI image-layout tar holding one image `name` (repo:tag)."""
-    layer = rootfs_tar()
+    layer = rootfs_tar(files)
     gz = gzip.compress(layer, mtime=0)
     config = {
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Env": [f"PATH={IMAGE_PATH}"], "Cmd": ["sh"]},
+        "config": {"Env": [f"PATH={IMAGE_PATH}"], **({"Entrypoint": entrypoint} if entrypoint else {"Cmd": ["sh"]})},
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]},
         "history": [{"created_by": "pyrunc tests: busybox from the host"}],
     }
