@@ -225,8 +225,7 @@ class Container:
         if data[:1] == b"E":
             from pyrunc.errors import InitError
 
-            _, step, err, detail = (data[1:].decode(errors="replace").split("\t", 3) + ["", "", ""])[:4]
-            raise InitError(step, int(err) if err.isdigit() else 0, detail)
+            raise InitError.from_report(data[1:].decode(errors="replace").removeprefix("error\t"))
         raise StateError(self.id, "container init exited during start")
 
     # ---------------------------------------------------------------- kill

@@ -10,7 +10,7 @@ import time
 
 from pyrunc import jsontext, log
 from pyrunc.container import CREATED, Container, wait_gone
-from pyrunc.errors import PyruncError
+from pyrunc.errors import InitError, PyruncError
 from pyrunc.store import CONFIG_FILE, FIFO_FILE, REPLY_FILE, Store, validate_id, write_atomic
 
 # Imports on this path are paid by every container (containerd runs `create`
@@ -391,11 +391,34 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         pass_fds += (console_fd,)
     if fifo_fds:
         pass_fds += fifo_fds
+    trace_fd = None
+    if log.get().debug_enabled:  # the init's own timeline (pyrunc.trace)
+        from pyrunc import trace
+        from pyrunc.linux import ops as o
+        from pyrunc.linux.plan_view import describe
+
+        trace_fd = trace.open_trace(store.path(cid), 3 + preserve)
+        plan.ops.insert(0, (o.OP_TRACE, trace_fd))
+        trace.save_plan(store.path(cid), describe(config, plan))
+        pass_fds += (trace_fd,)
     try:
         t0 = _clock()
-        run_init(plan.encode(), InitHandlers(on_pid, on_hooks, on_seccomp_fd, on_host_mount), pass_fds=pass_fds, stdio=opts.stdio)
+        try:
+            run_init(plan.encode(), InitHandlers(on_pid, on_hooks, on_seccomp_fd, on_host_mount), pass_fds=pass_fds, stdio=opts.stdio)
+        except InitError as e:  # name the config field the failing step came from
+            from pyrunc.linux.plan_view import locate_error
+
+            raise locate_error(config, plan.ops, e) from None
         log.get().debug(f"create {cid}: init cloned, set up and at the start gate in {_ms(t0)}")
+        if trace_fd is not None:
+            from pyrunc.linux import ops as o
+
+            ready = next(i for i, op in enumerate(plan.ops) if op[0] == o.OP_READY)
+            for line in trace.timeline(store.path(cid), after=0, until=ready):
+                log.get().debug(f"create {cid}: {line}")
     finally:
+        if trace_fd is not None:
+            os.close(trace_fd)
         if made.get("console_fd") is not None:
             os.close(made.pop("console_fd"))
         for fd in made.pop("fifo_fds", None) or ():

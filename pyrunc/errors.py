@@ -97,11 +97,13 @@ class InitError(PyruncError):
         self.step = step
         self.errno = errno_
         self.detail = detail
+        self.index = index  # the plan record that failed, when the init says
+        self.source = source  # the config field it came from, e.g. "mounts[3] (/data, bind from /srv)"
         # lower-case like Go's error strings: docker maps "no such file or
         # directory" / "permission denied" in a failed exec to 127 / 126
         reason = os.strerror(errno_) if errno_ else ""
         reason = reason[:1].lower() + reason[1:]
-        msg = f"container init: {step}"
+        msg = f"container init: {source}: {step}" if source else f"container init: {step}"
         if detail:
             # "exec" step + "exec: ..." detail: say it once
             msg += f" {detail.removeprefix(step + ': ')}" if detail.startswith(step + ": ") else f" {detail}"
@@ -115,6 +117,20 @@ class HookError(PyruncError):
         self.kind = kind
         self.path = path
         super().__init__(f"{kind} hook {path}: {message}")
+
+    @classmethod
+    def from_report(cls, text: str) -> "InitError":
+        """From the init's "step\terrno\tdetail\tindex" (index last, -1 or
+        absent when no plan record was running)."""
+        step, err, rest = (text.split("\t", 2) + ["", ""])[:3]
+        detail, sep, idx = rest.rpartition("\t")
+        if not sep or not idx.lstrip("-").isdigit():
+            detail, idx = rest, "-1"
+        return cls(step, int(err) if err.isdigit() else 0, detail, int(idx) if int(idx) >= 0 else None)
+
+    def with_source(self, source: str) -> "InitError":
+        return type(self)(self.step, self.errno, self.detail, self.index, source)
+
 
 
 class UnsupportedError(PyruncError):

@@ -143,8 +143,7 @@ def _converse(sock: _socket.socket, handlers: InitHandlers, result: InitResult) 
             raise PyruncError("container init exited unexpectedly during setup")
         text = msg.decode(errors="replace")
         if text.startswith("error\t"):
-            _, step, err, detail = (text.split("\t", 3) + ["", "", ""])[:4]
-            raise InitError(step, int(err or 0), detail)
+            raise InitError.from_report(text[len("error\t"):])
         if text.startswith("pid\t"):
             result.pid = int(text[4:])
             handlers.on_pid(result.pid)

@@ -38,6 +38,9 @@ long long num(const char *s);
 unsigned long long hexnum(const char *s);
 int split0(char *buf, size_t len, char **out, int max);
 int write_file_at(int dirfd, const char *path, const char *data, size_t len);
+extern int trace_fd;           /* OP_TRACE: -1 unless pyrunc runs with --debug */
+extern int cur_index;          /* the plan record being run, reported with an error */
+void trace_op(int index, int op);
 
 /* plan.c */
 int read_plan(int fd, struct plan *p);

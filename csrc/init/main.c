@@ -184,6 +184,8 @@ static void run_child(struct plan *p, int start)
 	for (int i = start; i < p->n; i++) {
 		struct rec *r = &p->recs[i];
 		char **a = r->arg;
+		cur_index = i;
+		trace_op(i, r->op);
 		switch (r->op) {
 		case OP_SETSID:
 			cur_step = "setsid";
@@ -354,8 +356,17 @@ static void run_child(struct plan *p, int start)
 			}
 			break;
 		case OP_CLOSE_FDS:
-			/* Nothing of the host survives exec: close every fd from N up. */
-			syscall(SYS_close_range, (unsigned)num(a[0]), ~0U, 0);
+			/* Nothing of the host survives exec: close every fd from N up
+			 * (but the --debug trace file, close-on-exec, until execve). */
+			if (trace_fd >= (int)num(a[0])) {
+				if (trace_fd > (int)num(a[0]))
+					syscall(SYS_close_range, (unsigned)num(a[0]), (unsigned)trace_fd - 1, 0);
+				syscall(SYS_close_range, (unsigned)trace_fd + 1, ~0U, 0);
+			} else {
+				syscall(SYS_close_range, (unsigned)num(a[0]), ~0U, 0);
+			}
+			break;
+		case OP_TRACE:
 			break;
 		case OP_EXEC:
 			op_exec(r);
@@ -438,7 +449,15 @@ int main(int argc, char **argv)
 	nns = 0;
 	for (int i = 0; i < p.n; i++) {
 		struct rec *r = &p.recs[i];
+		if (r->op == OP_TRACE) {
+			trace_fd = (int)num(r->arg[0]);
+			fcntl(trace_fd, F_SETFD, FD_CLOEXEC);
+		}
+		cur_index = i;
+		trace_op(i, r->op);
 		switch (r->op) {
+		case OP_TRACE:
+			break;
 		case OP_CPU_AFFINITY:
 			op_cpu_affinity(r->arg[0]);
 			break;

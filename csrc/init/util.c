@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "init.h"
 
@@ -22,7 +23,8 @@ void fail(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	int n = snprintf(msg, sizeof(msg), "error\t%s\t%d\t%s", cur_step, err, detail);
+	/* the plan index last: pyrunc names the config field it came from */
+	int n = snprintf(msg, sizeof(msg), "error\t%s\t%d\t%s\t%d", cur_step, err, detail, cur_index);
 	if (sync_fd >= 0)
 		send(sync_fd, msg, n, MSG_NOSIGNAL);
 	else if (gate_fd >= 0 && write(gate_fd, "E", 1) == 1 && write(gate_fd, msg, n) == n)
@@ -88,4 +90,19 @@ int write_file_at(int dirfd, const char *path, const char *data, size_t len)
 	close(fd);
 	errno = saved;
 	return w == (ssize_t)len ? 0 : -1;
+}
+
+/* --debug: one line per plan record as it starts, "index op monotonic-ns",
+ * to a file of the state dir; pyrunc turns them into a timeline (the
+ * CLOCK_MONOTONIC it shares with Python's time.monotonic_ns). */
+int trace_fd = -1;
+int cur_index = -1;
+
+void trace_op(int index, int op)
+{
+	struct timespec ts;
+	if (trace_fd < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	dprintf(trace_fd, "%d %d %lld\n", index, op, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 }

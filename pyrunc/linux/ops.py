@@ -57,6 +57,7 @@ OP_FIX_STDIO = 61
 OP_HOME = 62
 OP_MKCWD = 63
 OP_MOUNTS_RO = 70
+OP_TRACE = 90
 
 NAMES = {v: k for k, v in globals().items() if k.startswith("OP_") and isinstance(v, int)}
 
