@@ -27,6 +27,7 @@ from pyrunc.linux.plan import (
     _no_warn,
     _process_attrs,
     _seccomp,
+    _user_files,
     home_from_passwd,
 )
 
@@ -100,6 +101,7 @@ def build_exec_plan(ctx: ExecContext) -> Plan:
     pctx = PlanContext(config=config, bundle="", container_id=ctx.container_id, rootless=ctx.rootless,
                        warn=ctx.warn)
     _process_attrs(plan, pctx, process, linux)
+    _user_files(plan, process)
     nnp = bool(process.get("noNewPrivileges"))
     seccomp_op = _seccomp(plan, pctx, linux)
     if seccomp_op and not nnp:

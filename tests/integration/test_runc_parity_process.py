@@ -319,6 +319,22 @@ def test_home_passwd_symlink_stays_inside_the_rootfs(runc, pyrunc, make_bundle, 
     assert res["pyrunc"].stdout == res["runc"].stdout == "/\n", res
 
 
+def test_home_and_stdio_with_a_profile_denying_openat2(runc, pyrunc, make_bundle):
+    """The init reads /etc/passwd with openat2 (runc with openat), before
+    the seccomp filter is loaded (without noNewPrivileges the filter comes
+    before the identity switch), so a profile denying openat2 does not turn
+    HOME into "/".  (A profile denying fstatfs, which pyrunc's stdio check
+    also uses, stops runc itself: "ensure /proc/self/fd is on procfs".)"""
+    def edit(c):
+        as_user(c)
+        c["process"]["env"] = [e for e in c["process"]["env"] if not e.startswith("HOME=")]
+        c["process"]["noNewPrivileges"] = False
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                 "syscalls": [{"names": ["openat2"], "action": "SCMP_ACT_ERRNO"}]}
+    res = both(runc, pyrunc, make_bundle, ["sh", "-c", "echo $HOME; echo hi > /dev/stdout"], edit=edit)
+    assert res["pyrunc"].stdout == res["runc"].stdout == "/home/user\nhi\n", res
+
+
 @pytest.mark.parametrize("flags,want", [
     ([], "/root"),
     (["--user", "1000:1000"], "/home/user"),

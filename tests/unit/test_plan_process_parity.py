@@ -25,9 +25,11 @@ def plan(c: dict | None = None, **kw):
                                   probe=lambda p: "dir", host_has_kcore=False, **kw))
 
 
-def exec_plan(process: dict, console_fd: int | None = None):
+def exec_plan(process: dict, console_fd: int | None = None, seccomp: dict | None = None):
     config = {"ociVersion": "1.3.0", "root": {"path": "rootfs"},
               "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}
+    if seccomp:
+        config["linux"]["seccomp"] = seccomp
     return build_exec_plan(ExecContext(config=config, process=process, init_pid=1, container_id="c",
                                        console_fd=console_fd))
 
@@ -128,3 +130,16 @@ def test_start_container_hooks_without_env_get_the_passwd_home():
     c["process"]["env"].append("HOME=/h")
     hooks = [op for op in plan(c).ops if op[0] == o.OP_HOOK]
     assert hooks[0][-1] == 0 and hooks[0][4] == b"PATH=/bin\0HOME=/h\0"
+
+
+@pytest.mark.parametrize("nnp", [False, True])
+def test_user_files_come_before_any_seccomp_filter(nnp):
+    """OP_FIX_STDIO and OP_HOME use fstatfs/openat2/fchown, which a profile
+    may deny (runc's init uses openat/fstat/fchown there): they run before
+    the filter is loaded, whichever side of the identity switch it goes."""
+    c = spec(user={"uid": 1000, "gid": 1000}, env=["PATH=/bin"], noNewPrivileges=nnp)
+    c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                             "syscalls": [{"names": ["openat2", "fstatfs"], "action": "SCMP_ACT_ERRNO"}]}
+    for p in (plan(c), exec_plan(dict(c["process"], args=["sh"]), seccomp=c["linux"]["seccomp"])):
+        seq = names(p)
+        assert seq.index("OP_FIX_STDIO") < seq.index("OP_HOME") < seq.index("OP_SECCOMP")
