@@ -11,7 +11,7 @@ import click
 from pyrunc import SPEC_VERSION, __version__
 
 COMMANDS: dict[str, str] = {
-    "checkpoint": "unsupported",
+    "checkpoint": "checkpoint",
     "create": "create",
     "delete": "delete",
     "events": "events",

@@ -60,7 +60,14 @@ def annotations() -> dict[str, str]:
         out["io.github.seccomp.libseccomp.version"] = libseccomp_version()
     except Exception:  # no libseccomp: seccomp.enabled says so already
         pass
-    out["org.opencontainers.pyrunc.checkpoint.enabled"] = "false"
+    # runc's annotation, but only where CRIU really works here (`criu check`
+    # through its RPC); else why not, so `features` says what is missing.
+    from pyrunc.checkpoint import check
+
+    why = check()
+    out["org.opencontainers.pyrunc.checkpoint.enabled"] = "false" if why else "true"
+    if why:
+        out["org.opencontainers.pyrunc.checkpoint.reason"] = why
     return out
 
 
