@@ -16,6 +16,7 @@ import time
 from . import proc
 from .context import Context
 from .dockerd import PrivateDockerd
+from .pod import case_pod
 from .report import Row
 from .runtime import Runtime
 
@@ -367,4 +368,5 @@ CASES = {
     "concurrent": case_concurrent,
     "memory": case_memory,
     "docker": case_docker,
+    "pod": case_pod,
 }

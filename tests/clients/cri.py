@@ -141,14 +141,16 @@ def build_pause(path: Path) -> None:
 class Cri:
     """containerd + CRI in a Sandbox, and RuntimeService/ImageService stubs."""
 
-    def __init__(self, sb: Sandbox) -> None:
+    def __init__(self, sb: Sandbox, binaries: dict[str, str] | None = None) -> None:
+        """`binaries`: handler name -> runtime binary (BinaryName); by default
+        `runc` (Debian's) and `pyrunc` (the sandbox's argv-logging wrapper)."""
         import grpc
 
         self.sb = sb
         self.pb, self.pb_grpc = stubs()
         d = sb.dir
         self.sock = str(d / "cri.sock")
-        self.binaries = {"runc": "/usr/sbin/runc", "pyrunc": str(sb.wrapper)}
+        self.binaries = binaries or {"runc": "/usr/sbin/runc", "pyrunc": str(sb.wrapper)}
         self.cni_bin = d / "cni-bin"
         self.cni_conf = d / "cni-conf"
         self.logs = d / "pod-logs"
@@ -210,7 +212,7 @@ class Cri:
             "  enable_selinux = false\n"
             f"{cri}.containerd]\n"
             '  snapshotter = "overlayfs"\n'
-            '  default_runtime_name = "runc"\n'
+            f'  default_runtime_name = "{next(iter(self.binaries))}"\n'
             f"{runtimes}"
             f"{cri}.cni]\n"
             f'  bin_dir = "{self.cni_bin}"\n'

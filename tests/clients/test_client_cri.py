@@ -543,6 +543,54 @@ def test_churn_and_parallel_pods(cri, handler):
     assert names == [f"par{i}-{handler}\n" for i in range(3)]
 
 
+@BOTH
+def test_streaming_exec_and_attach_with_tty(cri, pods, handler):
+    """Exec and Attach through the streaming server's URL (websocket,
+    v4.channel.k8s.io), with a terminal and a resize."""
+    from tests.clients.cri_stream import STDIN, ChannelStream, exit_code
+
+    pb = cri.pb
+    pod, cfg = run_pod(cri, pods, handler, f"stream-{handler}")
+    c = cri.create(pod, cfg, cri.container_config("main", SLEEP))
+    url = cri.rt.Exec(pb.ExecRequest(container_id=c, tty=True, stdin=True, stdout=True, cmd=[
+        "sh", "-c", "tty; until [ \"$(stty size)\" = '30 100' ]; do sleep 0.1; done; echo resized;"
+        "read line; echo got:$line; exit 3"]), timeout=30).url
+    ws = ChannelStream(url)
+    try:
+        ws.resize(100, 30)
+        out, _err, _st = ws.collect(until=b"resized")
+        ws.send(STDIN, b"hello\n")
+        more, _err, status = ws.collect()
+    finally:
+        ws.close()
+    out += more
+    assert b"/dev/pts/" in out and b"got:hello" in out, out
+    assert exit_code(status) == 3
+    # a process that exits 0 reports Success
+    url = cri.rt.Exec(pb.ExecRequest(container_id=c, stdout=True, stderr=True, cmd=["sh", "-c", "echo o; echo e >&2"]),
+                      timeout=30).url
+    ws = ChannelStream(url)
+    try:
+        out, err, status = ws.collect()
+    finally:
+        ws.close()
+    assert (out, err, exit_code(status)) == (b"o\n", b"e\n", 0)
+    # attach to a container whose process is an interactive shell on a tty
+    a = cri.create(pod, cfg, cri.container_config("interactive", ["sh"], tty=True, stdin=True))
+    url = cri.rt.Attach(pb.AttachRequest(container_id=a, stdin=True, stdout=True, tty=True), timeout=30).url
+    ws = ChannelStream(url)
+    try:
+        ws.send(STDIN, b"echo from-attach-$((6*7))\n")
+        out, _err, _st = ws.collect(until=b"from-attach-42")
+        ws.send(STDIN, b"exit 4\n")
+        ws.collect()
+    finally:
+        ws.close()
+    assert b"from-attach-42" in out
+    st = cri.wait_exited(a)
+    assert st.exit_code == 4
+
+
 def test_zz_no_leftovers(cri):
     """After every step on both handlers: no pod, container, task, runtime
     state, mount, netns, CNI result or process left."""
