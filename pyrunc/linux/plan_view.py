@@ -44,7 +44,10 @@ ARGS: dict[int, tuple[str, ...]] = {
     o.OP_SETUID: ("uid",),
     o.OP_CAPS: ("effective", "permitted", "inheritable", "ambient"),
     o.OP_UMASK: ("umask",),
-    o.OP_CWD: ("path",),
+    o.OP_CWD: ("path", "early"),
+    o.OP_MKCWD: ("path", "mode"),
+    o.OP_FIX_STDIO: ("uid",),
+    o.OP_HOME: ("uid",),
     o.OP_FIND_EXEC: ("arg0", "PATH"),
     o.OP_FIFO_OPEN: ("fifo_fd", "reply_fd"),
     o.OP_CLOSE_FDS: ("first_fd",),
@@ -284,8 +287,14 @@ def sources(config: dict, ops: list[tuple]) -> list[str | None]:
             src = "process.noNewPrivileges"
         elif c == o.OP_UMASK:
             src = "process.user.umask" if (process.get("user") or {}).get("umask") is not None else None
-        elif c == o.OP_CWD:
+        elif c in (o.OP_CWD, o.OP_MKCWD):
             src = "process.cwd"
+        elif c == o.OP_FIX_STDIO:
+            src = "process.user.uid"
+        elif c == o.OP_HOME:
+            src = "process.user.uid, process.env"
+        elif c == o.OP_LOOPBACK_UP:
+            src = "linux.namespaces (network)"
         elif c in (o.OP_FIND_EXEC, o.OP_EXEC):
             src = "process.args, process.env"
         elif c == o.OP_CONSOLE:
@@ -351,8 +360,10 @@ def _hint(op: tuple, errno_: int) -> str:
         return f"the source is {what}: is the destination in the rootfs of the other kind?"
     if op[0] == o.OP_SYSCTL and errno_ in (e.ENOENT, e.EACCES, e.EROFS, e.EPERM):
         return "not a sysctl of the container's namespaces, or not on this kernel"
+    if op[0] == o.OP_MKCWD and errno_ == e.EROFS:
+        return "process.cwd is missing and the filesystem it would be made on is read-only"
     if op[0] == o.OP_CWD and errno_ in (e.EROFS, e.EACCES):
-        return "process.cwd is missing and the root filesystem is read-only, or not reachable by the user"
+        return "process.cwd is not reachable by the user"
     if op[0] == o.OP_SECCOMP and errno_ in (e.EINVAL, e.EACCES, e.EPERM):
         return "the kernel refused the filter (a flag or action it does not have, or no_new_privs unset without CAP_SYS_ADMIN)"
     return ""
