@@ -73,7 +73,7 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 @click.option("--log", "log_file", default=None, help="log file (default stderr)")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
 @click.option("--debug", is_flag=True, help="debug logging")
-@click.option("--systemd-cgroup", is_flag=True, help="use the systemd cgroup driver (not supported)")
+@click.option("--systemd-cgroup", is_flag=True, help="use the systemd cgroup driver (a transient scope unit per container)")
 @click.option("--rootless", type=click.Choice(["true", "false", "auto"]), default="auto")
 @click.option("--criu", default=None, hidden=True)
 @click.option("-v", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_version)

@@ -146,10 +146,6 @@ def create(store: Store, cid: str, opts: CreateOptions) -> Container:
         raise PyruncError("cannot allocate tty if pyrunc will detach without setting console socket")
     if not process.get("terminal") and opts.console_socket is not None:
         raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
-    if opts.systemd_cgroup:
-        from pyrunc.errors import UnsupportedError
-
-        raise UnsupportedError("--systemd-cgroup (the systemd cgroup driver)")
     from pyrunc.linux.process_attrs import check_rlimits_against_caller, resolve_rlimits
 
     check_rlimits_against_caller(resolve_rlimits(process.get("rlimits")))
@@ -347,6 +343,8 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     def on_pid(pid: int) -> None:
         made["pid"] = pid
         made["pid_start"] = proc.start_time(pid)
+        if hasattr(mgr, "release_holder"):  # systemd driver: the init is in the scope now
+            mgr.release_holder()
         state["pid"] = pid
         state["pid_start"] = made["pid_start"]
         if own_pidns:  # its processes are those of this namespace (proc.Ownership)

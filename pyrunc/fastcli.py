@@ -12,7 +12,7 @@ first offers the arguments to `dispatch()` here:
   the click CLI declares them (long and short spellings, `--opt=value`,
   options after positional arguments, repeated options: the last wins).
 * Anything else — `--help`, `--version`, an unknown or malformed option,
-  a bad choice, a missing or extra argument, `--systemd-cgroup`, a command
+  a bad choice, a missing or extra argument, a command
   not listed — returns None, and the click CLI runs instead and produces its
   own usage, help or error text.  So the fast path never has to reproduce
   an error message; it only accepts what click would accept.
@@ -45,9 +45,11 @@ GLOBAL_OPTIONS: dict[str, tuple[str, object]] = {
     "--debug": ("debug", FLAG),
     "--rootless": ("rootless", ("true", "false", "auto")),
     "--criu": ("criu", VALUE),
+    "--systemd-cgroup": ("systemd_cgroup", FLAG),
 }
 GLOBAL_DEFAULTS: dict[str, object] = {
     "root": None, "log_file": None, "log_format": "text", "debug": False, "rootless": "auto", "criu": None,
+    "systemd_cgroup": False,
 }
 
 _CREATE_OPTIONS: dict[str, tuple[str, object]] = {
@@ -180,7 +182,7 @@ def dispatch(args: Sequence[str]) -> int | None:
     from pyrunc.invocation import guarded, make_globals
 
     g = make_globals(gflags["root"], gflags["log_file"], gflags["log_format"], gflags["debug"],  # type: ignore[arg-type]
-                     gflags["rootless"], False, name)  # type: ignore[arg-type]
+                     gflags["rootless"], gflags["systemd_cgroup"], name)  # type: ignore[arg-type]
     return guarded(lambda: _call(g, name, kw))  # type: ignore[return-value]
 
 

@@ -39,9 +39,10 @@ def capabilities() -> list[str]:
 
 
 def cgroup_features() -> dict[str, bool]:
-    """cgroupfs drivers for v1, v2 and hybrid hosts (pyrunc.cgroups); no
-    systemd driver.  rdma limits are written by both managers."""
-    return {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True}
+    """cgroupfs drivers for v1, v2 and hybrid hosts (pyrunc.cgroups) and the
+    systemd driver (pyrunc.cgroups.systemd; not for rootless containers:
+    no systemdUser).  rdma limits are written by both managers."""
+    return {"v1": True, "v2": True, "systemd": True, "systemdUser": False, "rdma": True}
 
 
 def seccomp() -> dict[str, Any]:

@@ -14,10 +14,6 @@ if TYPE_CHECKING:
 
     from pyrunc.store import Store
 
-# --systemd-cgroup is refused by the commands that would use the driver
-SYSTEMD_CGROUP_REFUSED = ("create", "run")
-SYSTEMD_CGROUP_ERROR = ("--systemd-cgroup: the systemd cgroup driver is not supported by pyrunc; "
-                        "use the cgroupfs driver")
 
 
 class Globals:
@@ -73,8 +69,6 @@ def make_globals(root: str | None, log_file: str | None, log_format: str, debug:
     log.configure(log_file, log_format, debug)
     rl = resolve_rootless(rootless)
     g = Globals(root or default_root(rl), log_file, log_format, debug, rl, systemd_cgroup)
-    if systemd_cgroup and subcommand in SYSTEMD_CGROUP_REFUSED:
-        fail(SYSTEMD_CGROUP_ERROR, 1)
     return g
 
 

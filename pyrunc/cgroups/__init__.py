@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import posixpath
 
-from pyrunc.errors import CgroupError, UnsupportedError
+from pyrunc.errors import CgroupError
 
 TYPE_CHECKING = False  # typing costs ~3 ms of every create
 
@@ -61,7 +61,9 @@ def manager_for(cgroups_path: str | None, cid: str, rootless: bool = False, syst
     which means the container id) below the cgroup of the calling process
     (on v2: below its parent, which can delegate controllers)."""
     if systemd:
-        raise UnsupportedError("--systemd-cgroup")
+        from pyrunc.cgroups.systemd import manager
+
+        return manager(cgroups_path, cid, rootless=rootless)
     from pyrunc.cgroups.detect import detect, own_cgroups
 
     inner = clean_path(cgroups_path or "") or cid

@@ -150,4 +150,8 @@ class Manager(ABC):
             from pyrunc.cgroups.fs2 import V2Manager
 
             return V2Manager.from_dict(d)
+        if drv in ("systemd1", "systemd2"):
+            from pyrunc.cgroups.systemd import SystemdV1Manager, SystemdV2Manager
+
+            return (SystemdV2Manager if drv == "systemd2" else SystemdV1Manager).from_dict(d)
         raise CgroupError("state.json:cgroup", f"unknown cgroup driver {drv!r}")

@@ -102,7 +102,7 @@ class V2OOM(OOMWatcher):
 
 def watcher_for(mgr) -> OOMWatcher | None:
     """The OOM watcher for a Manager, or None without a memory controller."""
-    if mgr.driver == "fs2":
+    if mgr.driver in ("fs2", "systemd2"):
         if not fsutil.exists(mgr.dir, "memory.events"):
             return None
         return V2OOM(mgr.dir)

@@ -105,9 +105,20 @@ def test_missing_bundle(pyrunc, tmp_path):
     assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1 and "nope" in p.stderr
 
 
-def test_systemd_cgroup_is_a_clear_error(pyrunc, make_bundle):
-    b = make_bundle(["true"])
+def test_systemd_cgroup_without_systemd_is_a_clear_error(pyrunc, make_bundle):
+    """This host has no systemd as PID 1: --systemd-cgroup fails with one
+    line naming the socket, and leaves no container, scope holder or cgroup
+    (the driver itself runs in the systemd VM: tests/test_vm_systemd.py)."""
+    import os
+
+    if os.path.exists("/run/systemd/private"):
+        pytest.skip("systemd runs here: the driver is exercised, not refused")
+    cid = new_id()
+    b = make_bundle(["true"], edit=lambda c: c["linux"].__setitem__("cgroupsPath", f"system.slice:pyrunc-test:{cid}"))
     p = subprocess.run([*pyrunc.argv, "--root", str(pyrunc.root), "--systemd-cgroup", "run", "-b", str(b.path),
-                        new_id()], capture_output=True, text=True)
-    assert p.returncode != 0 and "not supported" in p.stderr
+                        cid], capture_output=True, text=True)
+    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "systemd is not reachable" in p.stderr and "/run/systemd/private" in p.stderr
     assert pyrunc.ids() == []
+    assert not any(os.path.exists(f"/sys/fs/cgroup/{c}/system.slice/pyrunc-test-{cid}.scope")
+                   for c in ("memory", "pids", "unified", "systemd"))

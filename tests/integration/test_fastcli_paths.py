@@ -64,8 +64,6 @@ def test_usage_errors_still_come_from_click(pyrunc):
     assert p.returncode == 2 and "Missing argument" in p.stderr
     p = pyrunc("delete", "--bogus", "x")
     assert p.returncode == 2 and "No such option" in p.stderr
-    p = pyrunc("--systemd-cgroup", "create", "x")
-    assert p.returncode == 1 and "systemd cgroup driver is not supported" in p.stderr
 
 
 def test_create_imports_nothing_heavy(pyrunc, make_bundle, tmp_path):

@@ -7,7 +7,6 @@ import pytest
 
 from pyrunc.cgroups import clean_path, manager_for
 from pyrunc.cgroups.detect import detect, own_cgroups, parse_mountinfo
-from pyrunc.errors import UnsupportedError
 
 HYBRID = """\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -122,9 +121,11 @@ def test_placement_relative_and_unset_follow_own_cgroup() -> None:
         assert unset.dir == os.path.normpath(os.path.join(lay.unified, parent.lstrip("/"), "pyrunc-test-cid"))
 
 
-def test_systemd_driver_refused() -> None:
-    with pytest.raises(UnsupportedError, match="--systemd-cgroup"):
-        manager_for(None, "x", systemd=True)
+def test_systemd_driver_selected() -> None:
+    """manager_for(systemd=True) gives the systemd driver (no D-Bus until
+    create): runc's default scope runc-<id>.scope in system.slice."""
+    m = manager_for(None, "x", systemd=True)
+    assert m.driver in ("systemd1", "systemd2") and m.unit == "runc-x.scope" and m.slice == "system.slice"
 
 
 def test_import_is_cheap() -> None:

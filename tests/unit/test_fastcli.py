@@ -55,9 +55,8 @@ def test_verb_table_matches_the_click_command(name):
 def test_global_table_matches_the_click_group():
     options, defaults, positionals = _declared(cli.main.params, click.Context(cli.main))
     # handled by click only: the fast path falls back on them
-    for fallback in ("-v", "--version", "--systemd-cgroup"):
+    for fallback in ("-v", "--version"):
         options.pop(fallback, None)
-    defaults.pop("systemd_cgroup")
     assert fastcli.GLOBAL_OPTIONS == options
     assert fastcli.GLOBAL_DEFAULTS == defaults
     assert positionals == []
@@ -73,7 +72,7 @@ def test_parse_what_containerd_sends():
     g, name, kw = fastcli.parse(args)
     assert name == "create"
     assert g == {"root": "/run/r", "log_file": "/x/log.json", "log_format": "json", "debug": False,
-                 "rootless": "auto", "criu": None}
+                 "rootless": "auto", "criu": None, "systemd_cgroup": False}
     assert kw == {"bundle": "/b", "console_socket": None, "pid_file": "/b/init.pid", "no_pivot": False,
                   "no_new_keyring": False, "preserve_fds": 0, "container_id": "abc"}
 
@@ -102,7 +101,6 @@ def test_parse_accepts(args, name, expected):
 
 @pytest.mark.parametrize("args", [
     [], ["--help"], ["state", "--help"], ["-h"], ["--version"], ["-v"],
-    ["--systemd-cgroup", "create", "c"],        # refused by click's group callback
     ["state"], ["state", "a", "b"],               # missing / extra argument
     ["delete", "--force=1", "c"],                 # a flag given a value
     ["delete", "-fq", "c"], ["delete", "-x", "c"],  # unknown option

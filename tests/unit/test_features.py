@@ -62,7 +62,8 @@ def test_capabilities_match_kernel(doc: dict) -> None:
 
 def test_linux_sections_honest(doc: dict) -> None:
     lx = doc["linux"]
-    assert lx["cgroup"]["systemd"] is False  # --systemd-cgroup is refused
+    assert lx["cgroup"]["systemd"] is True  # pyrunc.cgroups.systemd
+    assert lx["cgroup"]["systemdUser"] is False  # rootless under systemd: not yet
     assert lx["apparmor"] == {"enabled": False}
     assert lx["selinux"] == {"enabled": False}
     assert lx["mountExtensions"]["idmap"]["enabled"] is False
