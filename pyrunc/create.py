@@ -129,18 +129,14 @@ def _connect_console(path: str) -> int:
         s.connect(path)
     except OSError as e:
         s.close()
-        raise PyruncError(f"--console-socket {path}: {e.strerror}") from None
+        from pyrunc.errors import FileError
+
+        raise FileError(path, "--console-socket", e) from None
     return s.detach()
 
 
-def create(store: Store, cid: str, opts: CreateOptions) -> Container:
-    validate_id(cid)
-    from pyrunc.spec.load import load_config
-
-    bundle = os.path.abspath(opts.bundle)
-    t0 = _clock()
-    config = load_config(bundle)
-    log.get().debug(f"create {cid}: config loaded and validated in {_ms(t0)}")
+def precheck(config: dict, opts: CreateOptions) -> None:
+    """What create refuses before it makes anything (`pyrunc plan` too)."""
     process = config.get("process") or {}
     if process.get("terminal") and opts.console_socket is None and opts.console_fd is None:
         raise PyruncError("cannot allocate tty if pyrunc will detach without setting console socket")
@@ -157,6 +153,17 @@ def create(store: Store, cid: str, opts: CreateOptions) -> Container:
             from pyrunc.errors import ConfigError
 
             raise ConfigError("linux.netDevices", "not supported for rootless containers")
+
+
+def create(store: Store, cid: str, opts: CreateOptions) -> Container:
+    validate_id(cid)
+    from pyrunc.spec.load import load_config
+
+    bundle = os.path.abspath(opts.bundle)
+    t0 = _clock()
+    config = load_config(bundle)
+    log.get().debug(f"create {cid}: config loaded and validated in {_ms(t0)}")
+    precheck(config, opts)
 
     store.create_dir(cid)
     made: dict[str, Any] = {}

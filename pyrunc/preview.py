@@ -17,7 +17,7 @@ def preview_plan(bundle: str, container_id: str = "preview", *, preserve_fds: in
     fifos right above the preserved fds, the console socket after them."""
     from pyrunc import cgroups
     from pyrunc.cgroups.detect import detect
-    from pyrunc.create import _caller_umask, cgroup_mounts
+    from pyrunc.create import CreateOptions, _caller_umask, cgroup_mounts, precheck
     from pyrunc.linux.plan import PlanContext, build_plan
     from pyrunc.spec.load import load_config
     from pyrunc.store import validate_id
@@ -25,6 +25,8 @@ def preview_plan(bundle: str, container_id: str = "preview", *, preserve_fds: in
     validate_id(container_id)
     bundle = os.path.abspath(bundle)
     config = load_config(bundle)
+    precheck(config, CreateOptions(bundle, console_socket="<socket>" if console_socket else None,
+                                   rootless=rootless, preserve_fds=preserve_fds))
     linux = config.get("linux") or {}
     process = config.get("process") or {}
     mgr = cgroups.manager_for(linux.get("cgroupsPath"), container_id, rootless=rootless, systemd=systemd_cgroup)

@@ -2,7 +2,7 @@
 
 With --debug, create puts an OP_TRACE record first in the plan: the init
 then writes one line per plan record as it starts it ("index op
-monotonic-ns", csrc/init/util.c) to `init.trace` in the state dir, and
+ns" of CLOCK_REALTIME, csrc/init/util.c) to `init.trace` in the state dir, and
 create saves the plan's description (pyrunc.linux.plan_view) beside it as
 `init.plan.json`.  create logs the records run up to "ready", start (or
 run) the rest, each with its duration; nothing of this happens without
@@ -34,7 +34,7 @@ def save_plan(state_dir: str, records: list[dict]) -> None:
 
 
 def read_trace(state_dir: str) -> list[tuple[int, int, int]]:
-    """(plan index, op code, start in monotonic ns) per record run so far."""
+    """(plan index, op code, start in ns of CLOCK_REALTIME (a time namespace shifts the monotonic clock)) per record run so far."""
     try:
         with open(os.path.join(state_dir, TRACE_FILE)) as f:
             lines = f.read().splitlines()

@@ -61,7 +61,7 @@ enum pyr_op {
 	OP_HOME = 62,           /* uid: HOME from the container's /etc/passwd, appended at exec */
 	OP_MKCWD = 63,          /* path, octal mode: create a missing process.cwd (after pivot) */
 	OP_MOUNTS_RO = 70,      /* read-only now: the tmpfs and /dev mounts made writable for setup (runc finalizeRootfs) */
-	OP_TRACE = 90,          /* fd: debug only, the init writes "index op start-ns" per op to it */
+	OP_TRACE = 90,          /* fd: debug only, the init writes "index op start-ns" (CLOCK_REALTIME) per op to it */
 	OP_MAX
 };
 

@@ -92,9 +92,9 @@ int write_file_at(int dirfd, const char *path, const char *data, size_t len)
 	return w == (ssize_t)len ? 0 : -1;
 }
 
-/* --debug: one line per plan record as it starts, "index op monotonic-ns",
- * to a file of the state dir; pyrunc turns them into a timeline (the
- * CLOCK_MONOTONIC it shares with Python's time.monotonic_ns). */
+/* --debug: one line per plan record as it starts, "index op ns", to a file
+ * of the state dir; pyrunc turns them into a timeline.  CLOCK_REALTIME,
+ * because a time namespace shifts CLOCK_MONOTONIC for the cloned init. */
 int trace_fd = -1;
 int cur_index = -1;
 
@@ -103,6 +103,6 @@ void trace_op(int index, int op)
 	struct timespec ts;
 	if (trace_fd < 0)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	dprintf(trace_fd, "%d %d %lld\n", index, op, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 }

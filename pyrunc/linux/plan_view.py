@@ -329,8 +329,9 @@ def describe(config: dict, plan: "Plan") -> list[dict[str, Any]]:
         phase = "launcher" if not clone_seen else "init"
         if op[0] == o.OP_CLONE:
             clone_seen = True
+        line = " ".join(text(op, a, config).split("\n")).strip()
         out.append({"index": i, "op": op_name(op[0]), "phase": phase, "args": a,
-                    "text": text(op, a, config), "source": srcs[i]})
+                    "text": line, "source": srcs[i]})
     return out
 
 
