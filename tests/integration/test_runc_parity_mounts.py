@@ -60,7 +60,7 @@ def _caps(c: dict, caps: list[str]) -> None:
         c["process"]["capabilities"][k] = caps
 
 
-def _run_propagation(rt, make_bundle, vol: Path, prop: str | None, volopt: str) -> dict:
+def _run_propagation(rt, make_bundle, vol: Path, prop: str | None, volopt: str, userns: bool = False) -> dict:
     """The container mounts a tmpfs in the volume and waits; the host then
     mounts one in the volume and lets it go on; it prints its mountinfo."""
     for name in ("ready", "go"):
@@ -74,10 +74,15 @@ def _run_propagation(rt, make_bundle, vol: Path, prop: str | None, volopt: str) 
         c["mounts"].append({"destination": "/vol", "type": "bind", "source": str(vol), "options": ["rbind", volopt]})
         _caps(c, ["CAP_SYS_ADMIN"])
         c["linux"]["maskedPaths"] = c["linux"]["readonlyPaths"] = []
+        if userns:
+            _userns(c)
 
     b = make_bundle(["sh", "-c", "mount -t tmpfs inner /vol/in && touch /vol/ready; "
                      "while [ ! -e /vol/go ]; do sleep 0.02; done; grep -E ' / | /vol' /proc/self/mountinfo"],
                     edit=edit)
+    if userns:
+        os.chown(b.rootfs, 100000, 100000)
+        _reachable_by(b.rootfs.parent)
     out = b.path / "out"
     with open(out, "w") as f:
         p = subprocess.Popen([*rt.argv, "--root", str(rt.root), "run", "-b", str(b.path), new_id()],
@@ -153,6 +158,21 @@ def test_slave_volume_sees_host_mounts_made_after_start(pyrunc, runc, make_bundl
     for rt in (runc, pyrunc):
         r = _run_propagation(rt, make_bundle, shared_volume, "rslave", "rslave")
         assert r["/vol"] == "master" and r["host->in"] and not r["in->host"], (rt.argv, r)
+
+
+@pytest.mark.parametrize("volopt", ["rshared", "rslave"])
+def test_volume_propagation_with_a_user_namespace_like_runc(pyrunc, runc, make_bundle, shared_volume, volopt):
+    """With a user namespace the kernel turns the host's shared mounts into
+    slaves in the container's copy (CL_SHARED_TO_SLAVE); pyrunc opens bind
+    sources on the host side (item 11) and makes them slaves the same way:
+    nothing mounted inside reaches the host, host mounts still come in."""
+    _reachable_by(shared_volume)
+    theirs = _run_propagation(runc, make_bundle, shared_volume, "rshared", volopt, userns=True)
+    ours = _run_propagation(pyrunc, make_bundle, shared_volume, "rshared", volopt, userns=True)
+    assert theirs["rc"] == 0 and ours["rc"] == 0, (theirs, ours)
+    assert ours["/vol"] in ("shared master", "master") and ours["host->in"] and not ours["in->host"]
+    theirs["/"] = ours["/"]  # shared: see test_rootfs_propagation_like_runc
+    assert ours == theirs
 
 
 def test_unknown_rootfs_propagation_is_one_line(pyrunc, make_bundle):
@@ -277,6 +297,12 @@ def test_read_only_dev_and_tmpfs_like_runc(pyrunc, runc, make_bundle):
 # ------------------------------------ item 11: user namespaces and bind sources
 
 
+def _userns(c: dict) -> None:
+    c["linux"]["namespaces"].append({"type": "user"})
+    c["linux"]["uidMappings"] = c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    c["mounts"] = [m for m in c["mounts"] if not m["destination"].startswith("/sys")]
+
+
 def _reachable_by(path: Path, stop: str = "/tmp") -> None:
     while str(path) != stop:
         os.chmod(path, os.stat(path).st_mode | 0o055)
@@ -292,9 +318,7 @@ def test_bind_source_behind_a_mode_000_directory_with_a_user_namespace(pyrunc, r
     (locked / "src" / "hello").write_text("hi\n")
 
     def edit(c):
-        c["linux"]["namespaces"].append({"type": "user"})
-        c["linux"]["uidMappings"] = c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-        c["mounts"] = [m for m in c["mounts"] if not m["destination"].startswith("/sys")]
+        _userns(c)
         c["mounts"].append({"destination": "/v", "type": "bind", "source": str(locked / "src"),
                             "options": ["rbind", "ro"]})
 
