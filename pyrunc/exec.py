@@ -15,7 +15,7 @@ from typing import Any
 
 from pyrunc import log
 from pyrunc.container import CREATED, PAUSED, RUNNING, STOPPED, Container
-from pyrunc.errors import ConfigError, PyruncError, StateError
+from pyrunc.errors import ConfigError, InitError, PyruncError, StateError
 from pyrunc.store import Store, write_atomic
 
 @dataclass
@@ -244,6 +244,12 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
     pass_fds = tuple(range(3, 3 + npreserve))
     if console_fd is not None:
         pass_fds += (console_fd,)
+    trace_fd = None
+    if log.get().debug_enabled:  # the init's own timeline (pyrunc.trace)
+        from pyrunc.trace import attach_memfd
+
+        trace_fd = attach_memfd(plan, 3 + npreserve)
+        pass_fds += (trace_fd,)
     try:
         result = run_init(plan.encode(), InitHandlers(on_seccomp_fd=on_seccomp_fd), pass_fds=pass_fds,
                           stdio=opts.stdio)
@@ -252,6 +258,11 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
             ours.close()
         raise
     finally:
+        if trace_fd is not None:
+            from pyrunc.linux.plan_view import describe
+            from pyrunc.trace import log_memfd
+
+            log_memfd(trace_fd, describe(dict(config, process=process), plan), f"exec {cid}")
         if console_fd is not None:
             os.close(console_fd)
     pid = result.pid

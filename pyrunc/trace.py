@@ -99,3 +99,50 @@ def log_after_start(state_dir: str, what: str) -> None:
         time.sleep(0.002)
     for line in timeline(state_dir, after=ready):
         log.get().debug(f"{what}: {line}")
+
+
+# ------------------------------------------------------------------ exec
+
+def attach_memfd(plan, lowest_fd: int) -> int:  # plan: pyrunc.linux.plan.Plan
+    """For `exec`: a memfd the init writes its timeline to (no state dir
+    file), put first in the plan as OP_TRACE.  Returns the fd to pass."""
+    import fcntl
+
+    from pyrunc.linux import ops as o
+
+    fd = os.memfd_create("pyrunc-trace", os.MFD_CLOEXEC)
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, lowest_fd)
+    os.close(fd)
+    plan.ops.insert(0, (o.OP_TRACE, high))
+    return high
+
+
+def log_memfd(fd: int, records: list[dict], what: str) -> None:
+    """Log the timeline the init wrote to `fd` (waiting a moment for its
+    execve line), then close it."""
+    import time
+
+    from pyrunc import log
+
+    def entries() -> list[tuple[int, int, int]]:
+        data = os.pread(fd, 1 << 20, 0).decode(errors="replace")
+        return [tuple(int(x) for x in line.split()) for line in data.splitlines()  # type: ignore[misc]
+                if len(line.split()) == 3]
+
+    deadline = time.monotonic() + 0.2
+    got = entries()
+    while time.monotonic() < deadline and not (got and got[-1][1] == 43):  # OP_EXEC
+        time.sleep(0.002)
+        got = entries()
+    os.close(fd)
+    by_index = {r["index"]: r for r in records}
+    for k, (index, op, ns) in enumerate(got):
+        if index == 0:
+            continue  # the trace record itself
+        nxt = got[k + 1][2] if k + 1 < len(got) else None
+        r = by_index.get(index, {})
+        line = r.get("text") or f"op {op}"
+        if r.get("source"):
+            line += f" ({r['source']})"
+        took = f"{(nxt - ns) / 1e6:.3f} ms" if nxt is not None else "last step"
+        log.get().debug(f"{what}: init [{index}] {line}: {took}")
