@@ -208,10 +208,12 @@ void op_rootfs(const char *path, int host_ns)
 {
 	char parent[PATH_MAX];
 	cur_step = "rootfs";
-	/* Make the mount holding the rootfs private, so binding the rootfs
-	 * onto itself does not propagate back and pivot_root accepts it. */
+	/* Make the mount holding the rootfs private (the rootfs itself when it
+	 * is a mount point, as containerd's overlay is; runc's getParentMount),
+	 * so binding the rootfs onto itself does not propagate back and
+	 * pivot_root accepts it (its parent must not be shared). */
 	snprintf(parent, sizeof(parent), "%s", path);
-	for (char *p = dirname(parent); !host_ns; p = dirname(p)) {
+	for (char *p = parent; !host_ns; p = dirname(p)) {
 		if (mount(NULL, p, NULL, MS_PRIVATE, NULL) == 0 || errno != EINVAL || !strcmp(p, "/"))
 			break;
 	}

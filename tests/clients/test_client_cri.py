@@ -445,9 +445,7 @@ def test_volume_propagation_none_and_host_to_container(cri, pods, handler):
         vol.close()
 
 
-@pyrunc_xfail("issue 19 item 1 (recursive rootfs propagation): with rootfsPropagation rshared, which "
-              "containerd sends for a Bidirectional volume, pyrunc's pivot_root fails with EINVAL (runc makes "
-              "the rootfs' parent mount private first)")
+@BOTH
 def test_volume_propagation_bidirectional(cri, pods, handler):
     pb = cri.pb
     vol = SharedVolume(cri, f"vol-bidi-{handler}")

@@ -146,6 +146,23 @@ def test_rootfs_propagation_like_runc(pyrunc, runc, make_bundle, shared_volume, 
     assert ours == theirs
 
 
+def test_rootfs_that_is_a_shared_mount_point(pyrunc, runc, make_bundle):
+    """containerd's rootfs is an overlay mount of its own, shared on systemd
+    hosts; with rshared (what its CRI plugin sends for a Bidirectional
+    volume) pivot_root refuses a shared parent: the mount made private must
+    be the rootfs itself (runc's getParentMount), not the one above it."""
+    for rt in (runc, pyrunc):
+        b = make_bundle(["true"], edit=lambda c: c["linux"].__setitem__("rootfsPropagation", "rshared"))
+        subprocess.run(["mount", "--bind", str(b.rootfs), str(b.rootfs)], check=True)
+        try:
+            subprocess.run(["mount", "--make-shared", str(b.rootfs)], check=True)
+            p = rt("run", "-b", str(b.path), new_id())
+            assert p.returncode == 0, (rt.argv, p.stderr)
+            assert "shared:" in "".join(mounts_mentioning(f" {b.rootfs} "))  # the host's own is left as it was
+        finally:
+            _umount_all(b.rootfs)
+
+
 def test_bidirectional_volume_reaches_the_host(pyrunc, runc, make_bundle, shared_volume):
     """The issue's case: rootfsPropagation shared and a shared volume: a mount
     made inside appears on the host (it stayed a slave before the fix)."""
