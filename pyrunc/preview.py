@@ -11,10 +11,12 @@ if TYPE_CHECKING:
 
 def preview_plan(bundle: str, container_id: str = "preview", *, preserve_fds: int = 0, no_pivot: bool = False,
                  no_new_keyring: bool = False, rootless: bool = False, systemd_cgroup: bool = False,
-                 console_socket: bool = False, gate: bool = True) -> tuple[dict, "Plan"]:
+                 console_socket: bool = False, gate: bool = True, foreground: bool = False) -> tuple[dict, "Plan"]:
     """(config, plan) as `create` would build them for this bundle on this
     host.  File descriptors are the numbers create would use: the exec
-    fifos right above the preserved fds, the console socket after them."""
+    fifos right above the preserved fds, the console socket after them.
+    `foreground`: as `run` without -d, which makes its own pty for a
+    terminal (so a terminal needs no console socket)."""
     from pyrunc import cgroups
     from pyrunc.cgroups.detect import detect
     from pyrunc.create import CreateOptions, _caller_umask, cgroup_mounts, precheck
@@ -25,10 +27,12 @@ def preview_plan(bundle: str, container_id: str = "preview", *, preserve_fds: in
     validate_id(container_id)
     bundle = os.path.abspath(bundle)
     config = load_config(bundle)
-    precheck(config, CreateOptions(bundle, console_socket="<socket>" if console_socket else None,
-                                   rootless=rootless, preserve_fds=preserve_fds))
     linux = config.get("linux") or {}
     process = config.get("process") or {}
+    if foreground and process.get("terminal"):
+        console_socket = True  # `run` makes its own pty
+    precheck(config, CreateOptions(bundle, console_socket="<socket>" if console_socket else None,
+                                   rootless=rootless, preserve_fds=preserve_fds))
     mgr = cgroups.manager_for(linux.get("cgroupsPath"), container_id, rootless=rootless, systemd=systemd_cgroup)
     first = 3 + preserve_fds
     fifo_fds = (first, first + 1) if gate else None

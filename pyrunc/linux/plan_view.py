@@ -113,6 +113,34 @@ def _mount_flags(flags: int) -> str:
     return ",".join(sorted(set(names))) or "-"
 
 
+_ATTRS = {0x1: "ro", 0x2: "nosuid", 0x4: "nodev", 0x8: "noexec", 0x10: "noatime", 0x80: "nodiratime",
+          0x100000: "idmap", 0x200000: "nosymfollow"}
+
+
+def _mount_attrs(hexval: Any) -> list[str]:
+    try:
+        v = int(str(hexval or "0"), 16)
+    except ValueError:
+        return []
+    return [name for bit, name in _ATTRS.items() if v & bit]
+
+
+def _propagation(spec: str) -> str:
+    """"262144:1,..." (flag:recursive) as rprivate, slave, ..."""
+    from pyrunc.linux import mounts as m
+
+    names = {m.MS_PRIVATE: "private", m.MS_SLAVE: "slave", m.MS_UNBINDABLE: "unbindable", 1 << 20: "shared"}
+    out = []
+    for part in spec.split(","):
+        flag, _, rec = part.partition(":")
+        try:
+            name = names.get(int(flag), flag)
+        except ValueError:
+            name = flag
+        out.append(("r" if rec == "1" else "") + name)
+    return ",".join(out)
+
+
 def text(op: tuple, a: dict[str, Any], config: dict | None = None) -> str:
     """One line saying what the operation does."""
     c = op[0]
@@ -129,7 +157,38 @@ def text(op: tuple, a: dict[str, Any], config: dict | None = None) -> str:
     if c == o.OP_SYSCTL:
         return f"sysctl {a['key']} = {a['value']}"
     if c == o.OP_RLIMIT:
-        return f"rlimit {a['resource']} soft={a['soft']} hard={a['hard']}"
+        import resource
+
+        names = {v: k for k, v in vars(resource).items()
+                 if k.startswith("RLIMIT_") and k != "RLIMIT_OFILE" and isinstance(v, int)}
+        return f"setrlimit {names.get(int(a['resource']), a['resource'])} soft={a['soft']} hard={a['hard']}"
+    if c == o.OP_KEYRING:
+        return f"join a new session keyring {a['name']}"
+    if c == o.OP_FIFO_OPEN:
+        return f"keep the start gate fifos (exec.fifo fd={a['fifo_fd']}, exec.reply fd={a['reply_fd']})"
+    if c == o.OP_CONSOLE:
+        bind = ", bound at /dev/console" if str(a.get("bind_console")) == "1" else ""
+        return f"make the pty and send its master over the console socket fd={a['socket_fd']}{bind}"
+    if c in (o.OP_SETUID, o.OP_SETGID):
+        return f"{'setuid' if c == o.OP_SETUID else 'setgid'} {a.get('uid', a.get('gid'))}"
+    if c == o.OP_UMASK:
+        return f"umask {a['umask']}"
+    if c == o.OP_CLOSE_FDS:
+        return f"close every fd from {a['first_fd']} up"
+    if c == o.OP_OOM_SCORE_ADJ:
+        return f"oom_score_adj {a['value']}"
+    if c == o.OP_CWD:
+        early = " (as root, before the identity switch)" if str(a.get("early")) == "1" else ""
+        return f"chdir {a['path']}{early}"
+    if c == o.OP_UNSHARE_TIME:
+        return f"unshare the time namespace, offsets {a['offsets'].strip()!r}"
+    name = op_name(c)
+    if name == "loopback_up":
+        return "bring lo up in the new network namespace"
+    if name == "fix_stdio":
+        return f"hand stdio (pipes, sockets, the pty) to uid {next(iter(a.values()), '?')}"
+    if name == "home":
+        return f"HOME from the container's /etc/passwd for uid {next(iter(a.values()), '?')} (process.env has none)"
     if c == o.OP_ROOT_PROPAGATION:
         return f"propagation of / : {_mount_flags(int(a['flags']))}"
     if c == o.OP_ROOTFS:
@@ -141,8 +200,11 @@ def text(op: tuple, a: dict[str, Any], config: dict | None = None) -> str:
             s = f"mount -t {a['fstype']} {a['source']} -> {a['destination']} flags {_mount_flags(int(a['flags']))}"
             if a.get("data"):
                 s += f" data {a['data']!r}"
+        attrs = _mount_attrs(a.get("attr_set")) + [f"r{x}" for x in _mount_attrs(a.get("rattr_set"))]
+        if attrs:
+            s += f" ({','.join(attrs)})"
         if a.get("propagation"):
-            s += f" propagation {a['propagation']}"
+            s += f" propagation {_propagation(str(a['propagation']))}"
         return s
     if c == o.OP_MKNOD:
         if str(a.get("bind")) == "1":

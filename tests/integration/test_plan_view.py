@@ -142,7 +142,7 @@ def test_plan_agrees_with_create(pyrunc, make_bundle, tmp_path, fixture):
     (b.path / "config.json").write_text(text)
     cid = new_id("fx")
     c = pyrunc("create", "-b", str(b.path), cid)
-    pl = pyrunc("plan", "--bundle", str(b.path), "--id", cid, "--format", "json")
+    pl = pyrunc("plan", "--as", "create", "--bundle", str(b.path), "--id", cid, "--format", "json")
     pyrunc("delete", "--force", cid)
     if c.returncode == 0 or "container init" in c.stderr:
         assert pl.returncode == 0, pl.stderr
