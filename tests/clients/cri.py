@@ -104,16 +104,17 @@ def stubs() -> tuple[ModuleType, ModuleType]:
         if _stubs is None:
             from grpc_tools import protoc  # type: ignore[import-untyped]
 
-            out = tempfile.mkdtemp(prefix="pyrunc-cri-stubs-")
-            rc = protoc.main(["protoc", f"-I{PROTO.parent}", f"--python_out={out}", f"--grpc_python_out={out}",
-                              str(PROTO)])
-            if rc != 0:
-                raise RuntimeError(f"protoc failed on {PROTO} ({rc})")
-            sys.path.insert(0, out)
-            try:
-                _stubs = (importlib.import_module("api_pb2"), importlib.import_module("api_pb2_grpc"))
-            finally:
-                sys.path.remove(out)
+            # generated, imported, and the directory removed (the modules stay loaded)
+            with tempfile.TemporaryDirectory(prefix="pyrunc-cri-stubs-") as out:
+                rc = protoc.main(["protoc", f"-I{PROTO.parent}", f"--python_out={out}", f"--grpc_python_out={out}",
+                                  str(PROTO)])
+                if rc != 0:
+                    raise RuntimeError(f"protoc failed on {PROTO} ({rc})")
+                sys.path.insert(0, out)
+                try:
+                    _stubs = (importlib.import_module("api_pb2"), importlib.import_module("api_pb2_grpc"))
+                finally:
+                    sys.path.remove(out)
         return _stubs
 
 
