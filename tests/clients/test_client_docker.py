@@ -266,3 +266,22 @@ def test_piped_stdin(dk, runtime):
                   input="hello\nworld\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout == "HELLO\nWORLD\ndone\n"
+
+
+def test_read_only_with_tmpfs_like_runc(dk):
+    """docker --read-only --tmpfs (issue 13 item 2): the same tmpfs mounts,
+    modes and writability under runc and pyrunc (but an explicit mode=)."""
+    script = ("for d in /run /tmp /etc; do touch $d/x 2>/dev/null && echo $d rw || echo $d ro; done; "
+              "grep -E ' /(run|tmp) ' /proc/self/mountinfo | cut -d' ' -f5,6; stat -c '%n %a' /run /tmp")
+    outs = {}
+    for runtime in ("runc", "pyrunc"):
+        r = dk.docker("run", "--rm", "--runtime", runtime, "--read-only", "--tmpfs", "/run",
+                      "--tmpfs", "/tmp:mode=700", IMAGE, "sh", "-c", script)
+        assert r.returncode == 0, (runtime, r.stderr)
+        outs[runtime] = r.stdout
+    assert "/run rw" in outs["pyrunc"] and "/etc ro" in outs["pyrunc"]
+    # runc 1.1.5 chmods a tmpfs to the covered directory's mode after
+    # mounting it, over an explicit mode= (the image's /tmp is 1777); runc
+    # 1.2 and pyrunc keep what the user asked for
+    assert outs["runc"].endswith("/tmp 1777\n") and outs["pyrunc"].endswith("/tmp 700\n")
+    assert outs["pyrunc"].rsplit("\n", 2)[0] == outs["runc"].rsplit("\n", 2)[0]

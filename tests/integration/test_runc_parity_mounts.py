@@ -88,7 +88,8 @@ def _run_propagation(rt, make_bundle, vol: Path, prop: str | None, volopt: str, 
         p = subprocess.Popen([*rt.argv, "--root", str(rt.root), "run", "-b", str(b.path), new_id()],
                              stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            while not (vol / "ready").exists() and p.poll() is None:
+            give_up = time.monotonic() + 60  # a hung container then fails on its output, not here
+            while not (vol / "ready").exists() and p.poll() is None and time.monotonic() < give_up:
                 time.sleep(0.02)
             started = p.poll() is None
             if started:
@@ -275,7 +276,7 @@ def test_tmpfs_takes_the_mode_of_the_directory_it_covers(pyrunc, runc, make_bund
     assert ours.split("\n")[:3] == ["/tmp 1777 0 0", "/priv 700 0 0", "/new 1777 0 0"]
     assert ours.splitlines()[:3] == theirs.splitlines()[:3]
     assert ours.splitlines()[3] == "/priv2 755 0 0"
-    assert theirs.splitlines()[3] in ("/priv2 700 0 0", "/priv2 755 0 0")
+    assert theirs.splitlines()[3] == "/priv2 700 0 0"  # runc 1.1.5 ignores mode= over an existing directory
 
 
 def test_tmpcopyup_on_a_bind_is_one_line_and_leaves_nothing(pyrunc, make_bundle, tmp_path):
@@ -410,7 +411,7 @@ def test_no_mount_namespace_create_failure_and_delete_leave_nothing(pyrunc, make
         f"{argv} run -b {bad.path} {new_id()} 2>&1; grep -c ' {bad.rootfs}' /proc/self/mountinfo; true")
     made, after_delete, error, after_failure = out.strip().split("\n")
     assert int(made) > 3 and after_delete == "0" and after_failure == "0"
-    assert error.startswith("pyrunc: container init: mount /bad")
+    assert error.startswith("pyrunc: container init: ") and "/bad" in error and "size=bogus" in error
     assert not pyrunc.ids()
 
 
