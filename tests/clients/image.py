@@ -22,9 +22,15 @@ def _applets() -> list[str]:
     return sorted({a for a in out.split() if a and "/" not in a and a != "busybox"})
 
 
-def rootfs_tar(files: dict[str, bytes] | None = None) -> bytes:
+# tree entries: path -> (kind "d" | "f" | "l", mode, uid (= gid), file content or link target)
+Tree = dict[str, tuple[str, int, int, "bytes | str"]]
+
+
+def rootfs_tar(files: dict[str, bytes] | None = None, tree: Tree | None = None) -> bytes:
     """An uncompressed tar of a minimal busybox root filesystem; `files`
-    (path -> content) are added as executables."""
+    (path -> content) are added as executables, `tree` entries with the
+    given kind, mode and owner (after the base, so they may replace its
+    directories' modes)."""
     buf = io.BytesIO()
     mtime = int(time.time())
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -51,6 +57,19 @@ def rootfs_tar(files: dict[str, bytes] | None = None) -> bytes:
         add_file("etc/group", GROUP.encode())
         for name, data in (files or {}).items():
             add_file(name, data, 0o755)
+        for name, (kind, mode, uid, data) in (tree or {}).items():
+            ti = tarfile.TarInfo(name)
+            ti.mode, ti.mtime, ti.uid, ti.gid = mode, mtime, uid, uid
+            if kind == "d":
+                ti.type = tarfile.DIRTYPE
+                tar.addfile(ti)
+            elif kind == "l":
+                ti.type, ti.linkname = tarfile.SYMTYPE, str(data)
+                tar.addfile(ti)
+            else:
+                raw = data.encode() if isinstance(data, str) else data
+                ti.size = len(raw)
+                tar.addfile(ti, io.BytesIO(raw))
     return buf.getvalue()
 
 
@@ -63,9 +82,9 @@ def _blob(tar: tarfile.TarFile, data: bytes) -> str:
 
 
 def oci_archive(path: str, name: str, files: dict[str, bytes] | None = None,
-                entrypoint: list[str] | None = None) -> None:
+                entrypoint: list[str] | None = None, tree: Tree | None = None) -> None:
     """Write an OCI image-layout tar holding one image `name` (repo:tag)."""
-    layer = rootfs_tar(files)
+    layer = rootfs_tar(files, tree)
     gz = gzip.compress(layer, mtime=0)
     config = {
         "architecture": "amd64",
