@@ -154,8 +154,9 @@ class Container:
                 raise StateError(self.id, f"cannot start an already {st} container")
             host = os.environ.get("NOTIFY_SOCKET")
             if host and os.path.isdir(self.store.path(self.id, "notify")):
-                from pyrunc.notify_socket import Relay
+                from pyrunc.notify_socket import Relay, check_host
 
+                check_host(host)
                 relay = Relay.bind(self.store.path(self.id))
             try:
                 self._open_gate()

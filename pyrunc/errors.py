@@ -11,6 +11,21 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+def reason(e: OSError | str) -> str:
+    """An OSError's reason as runc prints it: lower case, no errno class
+    (`no such file or directory`, `read-only file system`)."""
+    r = e if isinstance(e, str) else (e.strerror or str(e))
+    return r[:1].lower() + r[1:] if r[1:2].islower() else r  # not "aF_UNIX"
+
+
+def describe_oserror(e: OSError) -> str:
+    """One line for an OSError nobody gave a context: `PATH: reason`."""
+    path = e.filename if isinstance(e.filename, str) else None
+    if path and isinstance(e.filename2, str):
+        path = f"{path} -> {e.filename2}"
+    return f"{path}: {reason(e)}" if path else reason(e)
+
+
 class PyruncError(Exception):
     """Base of every error pyrunc reports to the user."""
 
@@ -136,3 +151,15 @@ class HookError(PyruncError):
 class UnsupportedError(PyruncError):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} is not supported by pyrunc")
+
+
+class FileError(PyruncError, OSError):
+    """A file the user named (a pid file, a socket, the log) or the state
+    under --root could not be made, opened or written: `what path: reason`.
+    Also an OSError (with the errno), so callers that catch OSError still do."""
+
+    def __init__(self, path: str, what: str, e: OSError | str) -> None:
+        super().__init__(f"{what} {path}: {reason(e)}" if what else f"{path}: {reason(e)}")
+        self.path = path
+        self.errno = e.errno if isinstance(e, OSError) else None
+        self.filename = path

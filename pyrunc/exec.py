@@ -102,7 +102,8 @@ def _merge_env(base: list[str], extra: list[str]) -> list[str]:
 
 def sub_cgroup_procs(mgr, specs: list[str]) -> list[str]:
     """cgroup.procs files for --cgroup [controllers:]path (a sub-cgroup of
-    the container's, which must exist); the container's own for the rest."""
+    the container's, which must exist; `/` is the container's own, as in
+    runc); the container's own for the rest."""
     if mgr is None:
         if specs:
             raise PyruncError("--cgroup: the container has no cgroup")
@@ -116,7 +117,7 @@ def sub_cgroup_procs(mgr, specs: list[str]) -> list[str]:
     for spec in specs:
         ctrls, sep, sub = spec.rpartition(":")
         sub = sub.strip("/")
-        if not sub or ".." in sub.split("/"):
+        if (not sub and not spec.endswith("/")) or ".." in sub.split("/"):
             raise ConfigError("--cgroup", f"{spec!r}: invalid sub-cgroup path")
         if not sep:
             for d in by_dir:
@@ -131,7 +132,7 @@ def sub_cgroup_procs(mgr, specs: list[str]) -> list[str]:
             chosen[d] = sub
     out = []
     for d, f in by_dir.items():
-        if d in chosen:
+        if chosen.get(d):
             target = posixpath.join(d, chosen[d])
             if not os.path.isdir(target):
                 raise ConfigError("--cgroup", f"sub-cgroup {target} does not exist")
@@ -158,6 +159,24 @@ def _await_late_join(pid: int, last_procs: str, timeout: float = 2.0) -> None:
         except OSError:
             return  # the cgroup or the process is gone: nothing to wait for
         time.sleep(0.001)
+
+
+def _terminate(pid: int) -> None:
+    """SIGKILL the exec'd process (through a pidfd: never a recycled pid) and
+    reap it if it is ours."""
+    import _signal
+
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        _signal.pidfd_send_signal(pidfd, _signal.SIGKILL)
+        os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
+    except OSError:
+        pass
+    finally:
+        os.close(pidfd)
 
 
 def check_status(container: Container, ignore_paused: bool) -> str:
@@ -269,7 +288,11 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
     if paused and cgroup_procs:
         _await_late_join(pid, cgroup_procs[-1])
     if opts.pid_file:
-        write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
+        try:
+            write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644, what="writing pid file")
+        except PyruncError:
+            _terminate(pid)  # runc: no pid file, no process
+            raise
     if forwarder is None:
         return 0
     forwarder.target(pid)

@@ -66,7 +66,12 @@ def make_globals(root: str | None, log_file: str | None, log_format: str, debug:
     from pyrunc import log
     from pyrunc.store import default_root
 
-    log.configure(log_file, log_format, debug)
+    from pyrunc.errors import PyruncError
+
+    try:
+        log.configure(log_file, log_format, debug)
+    except PyruncError as e:  # an unusable --log: one line on stderr, as runc
+        fail(str(e), e.exit_code)
     rl = resolve_rootless(rootless)
     g = Globals(root or default_root(rl), log_file, log_format, debug, rl, systemd_cgroup)
     return g
@@ -97,6 +102,16 @@ def guarded(fn: Callable[[], object], passthrough: tuple[type[BaseException], ..
         raise
     except KeyboardInterrupt:
         fail("interrupted", 130)
+    except OSError as e:
+        # the environment, not a bug: the path and the reason, in one line
+        from pyrunc import log
+        from pyrunc.errors import describe_oserror
+
+        if log.get().debug_enabled:
+            import traceback
+
+            traceback.print_exc()
+        fail(describe_oserror(e), 1)
     except Exception as e:
         from pyrunc import log
 

@@ -44,6 +44,21 @@ def _addr(path: str) -> str | bytes:
     return b"\0" + path[1:].encode() if path.startswith("@") else path
 
 
+def check_host(host: str) -> None:
+    """The caller's NOTIFY_SOCKET must be reachable before the container
+    starts: READY=1 could never be relayed and `start` would wait for ever
+    (runc starts the container, then fails to dial it)."""
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    try:
+        c.connect(_addr(host))
+    except OSError as e:
+        from pyrunc.errors import FileError
+
+        raise FileError(host, "NOTIFY_SOCKET", e) from None
+    finally:
+        c.close()
+
+
 class Relay:
     """The container-side socket, bound before the container starts."""
 

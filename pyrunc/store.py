@@ -7,7 +7,7 @@ import fcntl
 import os
 
 from pyrunc import jsontext
-from pyrunc.errors import ContainerExists, ContainerNotFound, InvalidIDError, PyruncError
+from pyrunc.errors import ContainerExists, ContainerNotFound, FileError, InvalidIDError, PyruncError
 
 DEFAULT_ROOT = "/run/pyrunc"
 STATE_FILE = "state.json"
@@ -43,16 +43,30 @@ def default_root(rootless: bool) -> str:
     return DEFAULT_ROOT
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
-    """tmp + fsync + rename: readers see the old or the new file, never half."""
+def write_atomic(path: str, data: bytes, mode: int = 0o600, what: str = "writing") -> None:
+    """tmp + fsync + rename: readers see the old or the new file, never half.
+    A failure (a full or read-only filesystem, a missing directory) removes
+    the tmp file and raises FileError naming `path`: `<what> PATH: reason`."""
     tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    except OSError as e:
+        raise FileError(path, what, e) from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:  # a short write is not an error: write the rest
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise FileError(path, what, e) from None
 
 
 class Store:
@@ -68,12 +82,17 @@ class Store:
     def create_dir(self, cid: str) -> str:
         """Claim an id: mkdir is the arbiter between racing creates."""
         validate_id(cid)
-        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        try:
+            os.makedirs(self.root, mode=0o711, exist_ok=True)
+        except OSError as e:
+            raise FileError(self.root, "creating state directory", e) from None
         d = self.path(cid)
         try:
             os.mkdir(d, 0o711)
         except FileExistsError:
             raise ContainerExists(cid) from None
+        except OSError as e:
+            raise FileError(d, "creating state directory", e) from None
         return d
 
     def remove(self, cid: str) -> None:
@@ -96,7 +115,8 @@ class Store:
             raise PyruncError(f"container {cid}: unreadable state file: {e}") from None
 
     def write_state(self, cid: str, state: dict[str, Any]) -> None:
-        write_atomic(self.path(cid, STATE_FILE), jsontext.dumps(state, separators=(",", ":")).encode())
+        write_atomic(self.path(cid, STATE_FILE), jsontext.dumps(state, separators=(",", ":")).encode(),
+                     what="writing state file")
 
     def read_config(self, cid: str) -> dict[str, Any]:
         with open(self.path(cid, CONFIG_FILE), "rb") as f:

@@ -66,3 +66,32 @@ def thaw_v2(d: str) -> None:
 def frozen_v2(d: str) -> bool:
     s = fsutil.read_opt(d, "cgroup.freeze")
     return s is not None and s.strip() == "1"
+
+
+def _nearest_existing(d: str) -> str:
+    """`d` or its closest existing ancestor (at most the hierarchy's mountpoint)."""
+    while not os.path.isdir(d) and os.path.dirname(d) != d:
+        d = os.path.dirname(d)
+    return d
+
+
+def frozen_target_v1(d: str) -> str | None:
+    """The freezer.state that says a new container in `d` would be frozen
+    (the dir itself or, when not made yet, its nearest existing ancestor:
+    v1's freezer.state reports the parent's freezing too), or None."""
+    e = _nearest_existing(d)
+    s = fsutil.read_opt(e, "freezer.state")
+    if s is not None and s.strip() in ("FROZEN", "FREEZING"):
+        return os.path.join(e, "freezer.state")
+    return None
+
+
+def frozen_target_v2(d: str) -> str | None:
+    """Like frozen_target_v1 for cgroup v2: cgroup.freeze set on the dir, or
+    cgroup.events `frozen 1` (frozen through an ancestor)."""
+    e = _nearest_existing(d)
+    if (fsutil.read_opt(e, "cgroup.freeze") or "").strip() == "1":
+        return os.path.join(e, "cgroup.freeze")
+    if _events_frozen(e):
+        return os.path.join(e, "cgroup.events")
+    return None

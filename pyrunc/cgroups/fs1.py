@@ -177,6 +177,10 @@ class V1Manager(Manager):
         d = self.paths.get("freezer")
         return freezer.frozen_v1(d) if d else False
 
+    def frozen_target(self) -> str | None:
+        d = self.paths.get("freezer")
+        return freezer.frozen_target_v1(d) if d else None
+
     # -- serialisation --------------------------------------------------
     def to_dict(self) -> dict:
         return {

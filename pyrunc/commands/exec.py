@@ -56,4 +56,10 @@ def command(g, process_file, console_socket, cwd, env, tty, user, additional_gid
     except PyruncError as e:
         e.exit_code = 255  # a runtime failure, not the process's status
         raise
+    except OSError as e:  # one line naming the path, never an `internal error`
+        from pyrunc.errors import describe_oserror
+
+        err = PyruncError(f"exec failed: {describe_oserror(e)}")
+        err.exit_code = 255
+        raise err from None
     sys.exit(code)
