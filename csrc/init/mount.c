@@ -482,13 +482,16 @@ void op_mount(struct rec *r)
 	snprintf(step, sizeof(step), "mount %s", dest);
 	cur_step = step;
 	snprintf(data, sizeof(data), "%s", a[4]);
-	if (ext & (MX_DIR_MODE | MX_COPYUP)) {
+	int dir_mode = -1;
+	if (ext & MX_DIR_MODE) {
 		/* runc: a tmpfs over an existing directory gets that directory's
-		 * mode (mode= in the options wins); a new one keeps tmpfs's 1777. */
+		 * mode, by a chmod of its root once mounted (so /proc/mounts shows
+		 * no mode=); a new one keeps tmpfs's 1777.  (runc 1.1 chmods over
+		 * an explicit mode= too; 1.2 and pyrunc keep mode=: no MX_DIR_MODE.) */
 		struct stat st;
 		int old = in_root(rootfd, dest, O_PATH);
-		if (old >= 0 && fstat(old, &st) == 0 && S_ISDIR(st.st_mode) && (ext & MX_DIR_MODE))
-			snprintf(data, sizeof(data), "mode=%04o%s%s", st.st_mode & 07777, *a[4] ? "," : "", a[4]);
+		if (old >= 0 && fstat(old, &st) == 0 && S_ISDIR(st.st_mode))
+			dir_mode = (int)(st.st_mode & 07777);
 		if (old >= 0)
 			close(old);
 	}
@@ -534,6 +537,8 @@ void op_mount(struct rec *r)
 		/* the entries, as runc: the tmpfs's own root keeps its owner (root,
 		 * or uid=/gid=), its mode is the directory's (MX_DIR_MODE) */
 		copy_tree(from, to, 0);
+		if (dir_mode >= 0 && fchmod(to, (mode_t)dir_mode) < 0)
+			fail(errno, "chmod of the tmpfs root");
 		close(to);
 		close(from);
 		if (syscall(SYS_move_mount, mnt, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -552,6 +557,12 @@ void op_mount(struct rec *r)
 		mnt = in_root(rootfd, dest, O_PATH); /* the new mount's root */
 		if (mnt < 0)
 			fail(errno, "reopening the mount");
+		if (dir_mode >= 0) {
+			int root = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (root < 0 || fchmod(root, (mode_t)dir_mode) < 0)
+				fail(errno, "chmod of the tmpfs root");
+			close(root);
+		}
 		uint64_t rset = hexnum(a[10]), rclr = hexnum(a[11]);
 		if ((rset || rclr) && mount_setattr_fd(mnt, AT_RECURSIVE, rset, rclr, 0) < 0)
 			fail(errno, "setting recursive mount attributes");

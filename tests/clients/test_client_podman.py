@@ -295,9 +295,6 @@ def test_read_only_tmpfs_copyup(ro_views):
     assert "/ read-only\n/etc read-only\n/tmp writable\n/run writable\n/var/tmp writable\n" in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 2 (tmpfs over an existing directory takes its mode): "
-                   "pyrunc's init passes mode=0710 in the tmpfs data (csrc/init/mount.c op_mount, MX_DIR_MODE), "
-                   "so /proc/mounts shows mode=710; runc mounts without it and chmods the tmpfs root afterwards")
 def test_read_only_tmpfs_mount_options(ro_views):
     """The tmpfs superblocks as /proc/mounts shows them: runc 1.1 mounts
     with the config's data only and then chmods the new root to the
