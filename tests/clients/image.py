@@ -17,6 +17,20 @@ PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/
 GROUP = "root:x:0:\nnogroup:x:65534:\nuser:x:1000:\n"
 
 
+# for rootfs_tar(tree=...): /run, /tmp and /var/tmp with content, owners and
+# modes (and a symlink) for a tmpfs with tmpcopyup to copy
+SEED_TREE = {
+    "run": ("d", 0o710, 0, ""),
+    "run/seed": ("f", 0o640, 1000, "seed-run\n"),
+    "run/user": ("d", 0o700, 1000, ""),
+    "run/user/f": ("f", 0o600, 1000, "nested\n"),
+    "run/link": ("l", 0o777, 0, "/etc/passwd"),
+    "var/tmp": ("d", 0o1777, 0, ""),
+    "var/tmp/keep": ("f", 0o644, 0, "keep\n"),
+    "tmp/seed": ("f", 0o600, 1000, "seed-tmp\n"),
+}
+
+
 def _applets() -> list[str]:
     out = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True, text=True).stdout
     return sorted({a for a in out.split() if a and "/" not in a and a != "busybox"})

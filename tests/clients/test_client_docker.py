@@ -11,7 +11,8 @@ import pytest
 
 from tests.clients.conftest import require
 from tests.clients.harness import Docker, Sandbox, start_containerd, wait_for
-from tests.clients.image import rootfs_tar
+from tests.clients.image import SEED_TREE, rootfs_tar
+from tests.clients.propagation import probe, shared_source, unmount_all
 
 IMAGE = "pbusybox:latest"
 BOTH = pytest.mark.parametrize("runtime", ["runc", "pyrunc"])
@@ -285,3 +286,116 @@ def test_read_only_with_tmpfs_like_runc(dk):
     # 1.2 and pyrunc keep what the user asked for
     assert outs["runc"].endswith("/tmp 1777\n") and outs["pyrunc"].endswith("/tmp 700\n")
     assert outs["pyrunc"].rsplit("\n", 2)[0] == outs["runc"].rsplit("\n", 2)[0]
+
+
+# ---- issue 13 (clients): what docker sends, under runc and pyrunc ----
+
+SEEDED = "pbusybox-seeded:latest"
+
+
+@pytest.fixture(scope="module")
+def seeded(dk):
+    """A second image, imported once for the module, whose /run is not empty (mode 0710)."""
+    (dk.sb.dir / "seeded.tar").write_bytes(rootfs_tar(tree=SEED_TREE))
+    dk.docker("import", "-c", 'CMD ["sh"]', str(dk.sb.dir / "seeded.tar"), SEEDED, check=True)
+    return SEEDED
+
+
+USER_STDIO = "echo x > /dev/stdout; echo y > /dev/stderr; echo z > /proc/self/fd/1; read l < /dev/stdin; echo got:$l; id -u"
+
+
+def test_user_stdio(dk):
+    """--user 1000: the shim's pipes are usable by the user through
+    /dev/stdout, /dev/stderr, /proc/self/fd/N and /dev/stdin; with -t the
+    pty is the user's."""
+    seen = {}
+    for runtime in ("runc", "pyrunc"):
+        r = dk.docker("run", "--rm", "-i", "--runtime", runtime, "--user", "1000", IMAGE, "sh", "-c", USER_STDIO,
+                      input="in\n")
+        t = dk.docker("run", "--rm", "-t", "--runtime", runtime, "--user", "1000", IMAGE, "sh", "-c",
+                      "echo x > /dev/stdout; tty; stat -c '%u %a' $(tty)")
+        seen[runtime] = (r.returncode, r.stdout, "y" in r.stderr.split(), t.returncode, t.stdout.replace("\r", ""))
+    assert seen["pyrunc"] == seen["runc"], seen
+    assert seen["pyrunc"][:3] == (0, "x\nz\ngot:in\n1000\n", True), seen
+    assert seen["pyrunc"][3:] == (0, "x\n/dev/pts/0\n1000 620\n"), seen
+
+
+RO_RUN_VIEW = r"""
+echo "/run $(stat -c '%a %u:%g' /run): $(ls -A /run | tr '\n' ' ')"
+awk '$2=="/run"{print $2, $3, $4} $2=="/"{split($4, o, ","); print $2, $3, o[1]}' /proc/mounts | sort
+for d in / /etc /tmp /run; do if touch $d/probe 2>/dev/null; then echo "$d writable"; else echo "$d read-only"; fi; done
+"""
+
+
+@pytest.fixture(scope="module")
+def ro_run_views(dk, seeded):
+    """RO_RUN_VIEW under runc and pyrunc (run once, read by the two tests
+    below): runtime -> (the /run tmpfs line of /proc/mounts, the rest)."""
+    seen = {}
+    for runtime in ("runc", "pyrunc"):
+        r = dk.docker("run", "--rm", "--runtime", runtime, "--read-only", "--tmpfs", "/run", seeded,
+                      "sh", "-c", RO_RUN_VIEW)
+        assert r.returncode == 0, f"{runtime}: {r.stderr}"
+        lines = r.stdout.splitlines(keepends=True)
+        seen[runtime] = ("".join(line for line in lines if line.split()[1:2] == ["tmpfs"]),
+                         "".join(line for line in lines if line.split()[1:2] != ["tmpfs"]))
+    return seen
+
+
+def test_read_only_tmpfs_run(ro_run_views):
+    """--read-only --tmpfs /run: a read-only rootfs with a writable tmpfs
+    on /run (docker sends noexec,nosuid,nodev and no tmpcopyup: it starts
+    empty) that takes the image's /run mode (0710), as runc does."""
+    assert ro_run_views["pyrunc"][1] == ro_run_views["runc"][1]
+    out = ro_run_views["pyrunc"][1]
+    assert out.startswith("/run 710 0:0: \n"), out
+    assert "/ overlay ro\n" in out and "/ read-only\n/etc read-only\n/tmp read-only\n/run writable\n" in out, out
+
+
+def test_read_only_tmpfs_run_mount_options(ro_run_views):
+    """The /run superblock as /proc/mounts shows it: runc 1.1 mounts with
+    docker's options only, then chmods the new root (no mode= appears)."""
+    assert ro_run_views["pyrunc"][0] == ro_run_views["runc"][0]
+    assert ro_run_views["runc"][0] == "/run tmpfs rw,nosuid,nodev,noexec,relatime\n"
+
+
+NET_VIEW = r"""
+cat /sys/class/net/lo/operstate; ls /sys/class/net | tr '\n' ' '; echo
+ip -o -4 addr show lo | awk '{print $2, $4}'
+nc -l -p 8080 -e echo hello-from-server &
+for i in $(seq 300); do r=$(nc 127.0.0.1 8080 </dev/null 2>/dev/null) && [ -n "$r" ] && break; sleep 0.1; done
+echo "client: $r"
+kill %1 2>/dev/null; wait
+"""
+
+
+def test_network_none_localhost(dk):
+    """--network none: lo up with 127.0.0.1 in the new network namespace,
+    a server on localhost inside is reachable."""
+    seen = {}
+    for runtime in ("runc", "pyrunc"):
+        r = dk.docker("run", "--rm", "--runtime", runtime, "--network", "none", IMAGE, "sh", "-c", NET_VIEW)
+        seen[runtime] = (r.returncode, r.stdout)
+    assert seen["pyrunc"] == seen["runc"], seen
+    assert seen["pyrunc"][0] == 0 and "lo 127.0.0.1/8" in seen["pyrunc"][1], seen
+    assert "client: hello-from-server" in seen["pyrunc"][1], seen
+
+
+def test_rshared_volume(dk):
+    """-v SRC:/vol:rshared (dockerd wants SRC on a shared mount and makes
+    the rootfs propagation shared): a mount made inside reaches the host,
+    one made on the host after start appears inside."""
+    seen = {}
+    for runtime in ("runc", "pyrunc"):
+        src = shared_source(dk.sb, runtime)
+        n = name()
+        try:
+            dk.docker("run", "-d", "--runtime", runtime, "--name", n, "--cap-add", "SYS_ADMIN",
+                      "-v", f"{src}:/vol:rshared", IMAGE, "sleep", "1000", check=True)
+            seen[runtime] = probe(dk.sb, src, lambda script: dk.docker("exec", n, "sh", "-c", script))
+        finally:
+            dk.docker("rm", "-f", n)
+            left = unmount_all(dk.sb, src)
+            assert left == [], f"mounts left: {left}"
+    expect = {"tags": ["shared"], "inside mount reaches host": True, "host mount appears inside": True}
+    assert seen["pyrunc"] == seen["runc"] == expect, seen

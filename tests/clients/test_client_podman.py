@@ -12,7 +12,7 @@ import pytest
 
 from tests.clients.conftest import require
 from tests.clients.harness import Podman, Sandbox, wait_for
-from tests.clients.image import oci_archive
+from tests.clients.image import SEED_TREE, oci_archive
 from tests.clients.propagation import probe, shared_source, unmount_all
 
 IMAGE = "localhost/pbusybox:latest"
@@ -220,17 +220,6 @@ def test_rshared_volume_like_runc(pm):
 # ---- issue 13 (clients): what podman sends, under runc and pyrunc ----
 
 SEEDED = "localhost/pbusybox-seeded:latest"
-# /run, /tmp and /var/tmp with content, owners and modes for tmpcopyup to copy
-SEED_TREE = {
-    "run": ("d", 0o710, 0, ""),
-    "run/seed": ("f", 0o640, 1000, "seed-run\n"),
-    "run/user": ("d", 0o700, 1000, ""),
-    "run/user/f": ("f", 0o600, 1000, "nested\n"),
-    "run/link": ("l", 0o777, 0, "/etc/passwd"),
-    "var/tmp": ("d", 0o1777, 0, ""),
-    "var/tmp/keep": ("f", 0o644, 0, "keep\n"),
-    "tmp/seed": ("f", 0o600, 1000, "seed-tmp\n"),
-}
 
 
 @pytest.fixture(scope="module")
