@@ -213,6 +213,12 @@ def check_mounts(config: Config, bundle: str) -> Iterator[Problem]:
             )
         if (m.get("uidMappings") or m.get("gidMappings")) and not userns:
             yield _err(f"mounts[{i}].uidMappings", "an idmapped mount needs a user namespace")
+        opts = m.get("options") or []
+        if "tmpcopyup" in opts:
+            bind = m.get("type") == "bind" or "bind" in opts or "rbind" in opts
+            if bind or m.get("type") != "tmpfs":
+                what = "a bind mount" if bind else repr(m.get("type") or "no type")
+                yield _err(f"mounts[{i}].options", f"tmpcopyup applies to tmpfs mounts only, not to {what}")
 
 
 # --- linux ---------------------------------------------------------------------

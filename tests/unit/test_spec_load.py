@@ -480,3 +480,17 @@ def test_no_mount_namespace_without_masks_is_accepted(bundle: Path) -> None:
     mutated(bundle, change)
     load_config(str(bundle))
     assert validate_bundle(str(bundle)) == []
+
+
+def test_tmpcopyup_outside_tmpfs_is_reported_by_validate(bundle: Path) -> None:
+    def change(c: dict[str, Any]) -> None:
+        c["mounts"].append({"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rbind", "tmpcopyup"]})
+        c["mounts"].append({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]})
+
+    mutated(bundle, change)
+    n = len(json.loads((bundle / "config.json").read_text())["mounts"])
+    assert validate_bundle(str(bundle)) == [
+        f"mounts[{n - 2}].options: tmpcopyup applies to tmpfs mounts only, not to a bind mount"]
+    with pytest.raises(ConfigError) as e:
+        load_config(str(bundle))
+    assert e.value.field == f"mounts[{n - 2}].options"
