@@ -1,9 +1,10 @@
-"""The runtime-spec features document (features.md): what this pyrunc, on this
-host, really implements.  Every list is built from the tables the create path
-uses, so a feature is advertised only when a config asking for it works."""
+"""The runtime-spec features document (features.md): what this pyrunc really
+implements.  Every list is built from the tables the create path uses, so a
+feature is advertised only when pyrunc recognises a config asking for it.
+The lists of namespaces and capabilities are everything pyrunc knows, not
+filtered by this host's kernel (features-linux.md says so, as runc does)."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from pyrunc import SPEC_VERSION, __version__
@@ -24,18 +25,59 @@ def mount_options() -> list[str]:
 
 
 def namespaces() -> list[str]:
-    """Namespace types pyrunc can create or join that this kernel has."""
+    """Every namespace type pyrunc recognises in linux.namespaces, including
+    ones this kernel may lack (features-linux.md: "including namespaces that
+    might not be supported by the host operating system"; runc's
+    KnownNamespaces)."""
     from pyrunc.linux.namespaces import NAMESPACES
 
-    return [t for t, (_flag, proc) in NAMESPACES.items() if os.path.exists(f"/proc/self/ns/{proc}")]
+    return list(NAMESPACES)
 
 
 def capabilities() -> list[str]:
-    """Capability names known to both pyrunc and the running kernel."""
-    from pyrunc.linux.capabilities import CAPABILITIES, last_cap
+    """Every capability name pyrunc recognises, in number order, including
+    ones the running kernel may lack (the spec's rule; runc's
+    KnownCapabilities)."""
+    from pyrunc.linux.capabilities import CAPABILITIES
 
-    top = last_cap()
-    return [name for name, num in sorted(CAPABILITIES.items(), key=lambda kv: kv[1]) if num <= top]
+    return [name for name, _num in sorted(CAPABILITIES.items(), key=lambda kv: kv[1])]
+
+
+def memory_policy() -> dict[str, list[str]]:
+    """linux.memoryPolicy: the modes and flags set_mempolicy is given
+    (pyrunc.linux.process_attrs; runc's KnownMemoryPolicyModes/Flags)."""
+    from pyrunc.linux.process_attrs import MPOL_FLAGS, MPOL_MODES
+
+    return {"modes": sorted(MPOL_MODES, key=MPOL_MODES.__getitem__),
+            "flags": sorted(MPOL_FLAGS, key=MPOL_FLAGS.__getitem__)}
+
+
+# Annotations pyrunc reads from config.json that change what it does outside
+# the container, so an engine should not pass them from an untrusted image
+# (runc's list; a trailing "." is a prefix).  Add one here when pyrunc starts
+# honouring a new annotation.
+POTENTIALLY_UNSAFE_ANNOTATIONS = [
+    "org.criu.config",  # pyrunc.checkpoint: the CRIU configuration file it reads
+]
+
+
+def idmap_mounts() -> bool:
+    """mountExtensions.idmap: true once the create path takes a mount's
+    uidMappings/gidMappings (the spec: even a partial implementation says
+    true).  Read from the mount code itself, so whoever lands idmapped
+    mounts there flips this without touching features.py: set
+    `pyrunc.linux.mounts.IDMAP_MOUNTS = True`."""
+    from pyrunc.linux import mounts
+
+    return bool(getattr(mounts, "IDMAP_MOUNTS", False))
+
+
+def net_devices() -> bool:
+    """linux.netDevices: true when pyrunc.linux.netlink (moving host
+    interfaces into the container) is present."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyrunc.linux.netlink") is not None
 
 
 def cgroup_features() -> dict[str, bool]:
@@ -86,11 +128,12 @@ def features() -> dict[str, Any]:
             "apparmor": {"enabled": _lsm_enabled("apparmor")},
             "selinux": {"enabled": _lsm_enabled("selinux")},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
-            "netDevices": {"enabled": True},  # pyrunc.linux.netlink
+            "mountExtensions": {"idmap": {"enabled": idmap_mounts()}},
+            "netDevices": {"enabled": net_devices()},
+            "memoryPolicy": memory_policy(),
         },
         "annotations": annotations(),
-        "potentiallyUnsafeConfigAnnotations": [],
+        "potentiallyUnsafeConfigAnnotations": list(POTENTIALLY_UNSAFE_ANNOTATIONS),
     }
 
 

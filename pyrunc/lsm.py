@@ -93,10 +93,15 @@ def exec_labels(process: dict[str, Any], field: str = "process") -> list[ExecLab
 def mount_label(linux: dict[str, Any], field: str = "linux.mountLabel") -> str | None:
     """`linux.mountLabel`, checked against the host."""
     label = _label(linux.get("mountLabel"), field)
-    if label is not None and not selinux_enabled():
-        raise ConfigError(field, "selinux mount label is specified in config, but selinux is disabled or not supported")
     if label is not None and '"' in label:
         raise ConfigError(field, "must not contain '\"'")
+    if label is not None and not selinux_enabled():
+        # runc 1.2 (go-selinux) drops the label when SELinux is off; 1.1.5
+        # passes context= and the /dev mount fails with EINVAL
+        from pyrunc import log
+
+        log.warn(f"{field} is ignored: selinux is disabled or not supported on this host")
+        return None
     return label
 
 

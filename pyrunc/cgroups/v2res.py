@@ -11,6 +11,14 @@ from pyrunc.errors import CgroupError, ConfigError, UnsupportedError
 
 
 
+def ignored(field: str) -> None:
+    """A field cgroup v2 has no file for: runc accepts the config and
+    ignores it; so does pyrunc, with a warning in the log."""
+    from pyrunc import log
+
+    log.warn(f"{field} is ignored on cgroup v2 (no such control; runc ignores it too)")
+
+
 def _num(v: int | None) -> str:
     """runc's numToStr: 0/None -> "" (unset), -1 -> "max"."""
     if not v:
@@ -36,9 +44,9 @@ def set_memory(d: str, r: dict) -> None:
 
         log.warn("Kernel memory settings are ignored and will be removed")
     if m.get("swappiness") not in (None, -1):
-        raise UnsupportedError("linux.resources.memory.swappiness on cgroup v2")
+        ignored("linux.resources.memory.swappiness")
     if m.get("disableOOMKiller"):
-        raise UnsupportedError("linux.resources.memory.disableOOMKiller on cgroup v2")
+        ignored("linux.resources.memory.disableOOMKiller")
     if m.get("useHierarchy") is False:
         raise UnsupportedError("linux.resources.memory.useHierarchy=false on cgroup v2")
     limit = m.get("limit") or 0
@@ -70,7 +78,7 @@ def set_io(d: str, r: dict) -> None:
     if not b:
         return
     if b.get("leafWeight"):
-        raise UnsupportedError("linux.resources.blockIO.leafWeight on cgroup v2")
+        ignored("linux.resources.blockIO.leafWeight")
     bfq = fsutil.exists(d, "io.bfq.weight")
     weight = b.get("weight") or 0
     if weight:
@@ -80,7 +88,7 @@ def set_io(d: str, r: dict) -> None:
             fsutil.write(d, "io.weight", f"default {convert.blkio_weight_to_io_weight(weight)}")
     for wd in b.get("weightDevice") or []:
         if wd.get("leafWeight"):
-            raise UnsupportedError("linux.resources.blockIO.weightDevice[].leafWeight on cgroup v2")
+            ignored("linux.resources.blockIO.weightDevice[].leafWeight")
         w = wd.get("weight") or 0
         if not w:
             continue
@@ -104,8 +112,9 @@ def set_cpu(d: str, r: dict) -> None:
     c = r.get("cpu")
     if not c:
         return
-    if c.get("realtimeRuntime") or c.get("realtimePeriod"):
-        raise UnsupportedError("linux.resources.cpu.realtimeRuntime/realtimePeriod on cgroup v2")
+    for k in ("realtimeRuntime", "realtimePeriod"):
+        if c.get(k):
+            ignored(f"linux.resources.cpu.{k}")
     weight = convert.cpu_shares_to_weight(c.get("shares") or 0)
     if weight:
         fsutil.write(d, "cpu.weight", str(weight))
@@ -173,8 +182,10 @@ def set_unified(d: str, r: dict) -> None:
 
 def check_network(r: dict) -> None:
     n = r.get("network")
-    if n and (n.get("classID") is not None or n.get("priorities")):
-        raise UnsupportedError("linux.resources.network (net_cls/net_prio) on cgroup v2")
+    if n and n.get("classID"):
+        ignored("linux.resources.network.classID")
+    if n and n.get("priorities"):
+        ignored("linux.resources.network.priorities")
 
 
 def enable_controllers(root: str, leaf: str, only: set[str] | None = None) -> None:

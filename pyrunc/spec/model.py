@@ -492,6 +492,11 @@ class MountExtensions(OCIModel):
     idmap: Opt[Enabled] = None
 
 
+class MemoryPolicyFeatures(OCIModel):
+    modes: Opt[list[str]] = None
+    flags: Opt[list[str]] = None
+
+
 class LinuxFeatures(OCIModel):
     namespaces: Opt[list[NamespaceType]] = None
     capabilities: Opt[list[Annotated[str, Field(pattern=r"^CAP_[A-Z_]+$")]]] = None
@@ -502,6 +507,7 @@ class LinuxFeatures(OCIModel):
     intel_rdt: Opt[Enabled] = Field(None, alias="intelRdt")
     mount_extensions: Opt[MountExtensions] = Field(None, alias="mountExtensions")
     net_devices: Opt[Enabled] = Field(None, alias="netDevices")
+    memory_policy: Opt[MemoryPolicyFeatures] = Field(None, alias="memoryPolicy")
 
 
 class Features(OCIModel):

@@ -44,20 +44,46 @@ def test_mount_options_are_all_accepted(doc: dict) -> None:
     assert "tmpcopyup" in opts and parse_options(["tmpcopyup"]).copyup
 
 
-def test_namespaces_exist_on_this_kernel(doc: dict) -> None:
-    nss = doc["linux"]["namespaces"]
-    assert {"pid", "mount", "network", "ipc", "uts", "user", "cgroup"} <= set(nss)
-    for ns in nss:
-        _flag, proc = NAMESPACES[ns]
-        with open(f"/proc/self/ns/{proc}", "rb"):
-            pass
+def test_namespaces_are_every_one_pyrunc_knows(doc: dict) -> None:
+    """features-linux.md: "including namespaces that might not be supported
+    by the host" (runc's KnownNamespaces): not filtered by this kernel."""
+    assert doc["linux"]["namespaces"] == list(NAMESPACES)
+    assert {"pid", "mount", "network", "ipc", "uts", "user", "cgroup", "time"} <= set(NAMESPACES)
 
 
-def test_capabilities_match_kernel(doc: dict) -> None:
+def test_capabilities_are_every_one_pyrunc_knows(doc: dict) -> None:
+    """Every capability pyrunc recognises, in number order, even past this
+    kernel's cap_last_cap (the spec's rule; runc's KnownCapabilities)."""
+    from pyrunc.linux.capabilities import CAPABILITIES
+
     caps = doc["linux"]["capabilities"]
-    last = int(open("/proc/sys/kernel/cap_last_cap").read())
-    assert "CAP_SYS_ADMIN" in caps and "CAP_CHOWN" in caps
-    assert len(caps) == min(last + 1, len(caps)) and len(caps) >= 38
+    assert caps == sorted(CAPABILITIES, key=CAPABILITIES.__getitem__)
+    assert {"CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"} <= set(caps)
+
+
+def test_memory_policy_block(doc: dict) -> None:
+    """runc 1.3's memoryPolicy: the modes and flags linux.memoryPolicy takes."""
+    from pyrunc.linux.process_attrs import MPOL_FLAGS, MPOL_MODES
+
+    mp = doc["linux"]["memoryPolicy"]
+    assert set(mp["modes"]) == set(MPOL_MODES) and "MPOL_BIND" in mp["modes"]
+    assert set(mp["flags"]) == set(MPOL_FLAGS) and "MPOL_F_STATIC_NODES" in mp["flags"]
+
+
+def test_potentially_unsafe_annotations(doc: dict) -> None:
+    """The annotations pyrunc acts on outside the container (runc lists
+    bundle, org.systemd.property. and org.criu.config; pyrunc reads only
+    org.criu.config)."""
+    assert doc["potentiallyUnsafeConfigAnnotations"] == ["org.criu.config"]
+
+
+def test_idmap_flag_follows_the_mount_code(doc: dict, monkeypatch) -> None:
+    from pyrunc import features
+    from pyrunc.linux import mounts
+
+    assert doc["linux"]["mountExtensions"]["idmap"]["enabled"] is bool(getattr(mounts, "IDMAP_MOUNTS", False))
+    monkeypatch.setattr(mounts, "IDMAP_MOUNTS", True, raising=False)
+    assert features.features()["linux"]["mountExtensions"]["idmap"]["enabled"] is True
 
 
 def test_linux_sections_honest(doc: dict) -> None:
