@@ -365,7 +365,7 @@ ip -o -4 addr show lo | awk '{print $2, $4}'
 nc -l -p 8080 -e echo hello-from-server &
 for i in $(seq 300); do r=$(nc 127.0.0.1 8080 </dev/null 2>/dev/null) && [ -n "$r" ] && break; sleep 0.1; done
 echo "client: $r"
-kill %1 2>/dev/null; wait
+kill $! 2>/dev/null; wait
 """
 
 
