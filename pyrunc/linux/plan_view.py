@@ -25,13 +25,13 @@ ARGS: dict[int, tuple[str, ...]] = {
     o.OP_SYSCTL: ("key", "value"),
     o.OP_RLIMIT: ("resource", "soft", "hard"),
     o.OP_ROOT_PROPAGATION: ("flags",),
-    o.OP_ROOTFS: ("path",),
+    o.OP_ROOTFS: ("path", "host_ns"),
     o.OP_MOUNT: ("source", "destination", "fstype", "flags", "data", "kind", "mkkind", "propagation",
-                 "attr_set", "attr_clr", "rattr_set", "rattr_clr"),
+                 "attr_set", "attr_clr", "rattr_set", "rattr_clr", "ext"),
     o.OP_MKNOD: ("path", "type", "major", "minor", "mode", "uid", "gid", "bind"),
     o.OP_SYMLINK: ("target", "path"),
     o.OP_HOOK: ("kind", "path", "args", "env", "timeout", "cwd"),
-    o.OP_PIVOT: ("no_pivot",),
+    o.OP_PIVOT: ("mode",),
     o.OP_READONLY_PATH: ("path",),
     o.OP_MASK_PATH: ("path",),
     o.OP_HOSTNAME: ("name",),
@@ -192,6 +192,8 @@ def text(op: tuple, a: dict[str, Any], config: dict | None = None) -> str:
     if c == o.OP_ROOT_PROPAGATION:
         return f"propagation of / : {_mount_flags(int(a['flags']))}"
     if c == o.OP_ROOTFS:
+        if str(a.get("host_ns")) == "1":
+            return f"bind the root filesystem {a['path']} onto itself, private, in the caller's mount namespace"
         return f"bind the root filesystem {a['path']} onto itself"
     if c == o.OP_MOUNT:
         if a.get("kind") in ("bind", "rbind"):
@@ -205,6 +207,12 @@ def text(op: tuple, a: dict[str, Any], config: dict | None = None) -> str:
             s += f" ({','.join(attrs)})"
         if a.get("propagation"):
             s += f" propagation {_propagation(str(a['propagation']))}"
+        ext = int(a.get("ext") or 0)  # pyrunc.linux.plan MX_*
+        notes = [t for bit, t in ((1, "copy of the directory it covers (tmpcopyup)"),
+                                  (2, "mode of the directory it covers"), (4, "read-only after setup"),
+                                  (8, "source opened by the launcher")) if ext & bit]
+        if notes:
+            s += f" [{'; '.join(notes)}]"
         return s
     if c == o.OP_MKNOD:
         if str(a.get("bind")) == "1":
@@ -215,7 +223,10 @@ def text(op: tuple, a: dict[str, Any], config: dict | None = None) -> str:
     if c == o.OP_HOOK:
         return f"{a['kind']} hook {a['path']} {' '.join(a.get('args') or [])[:80]}"
     if c == o.OP_PIVOT:
-        return "chroot into the rootfs (MS_MOVE)" if str(a["no_pivot"]) == "1" else "pivot_root into the rootfs"
+        mode = str(a["mode"])
+        if mode == "2":
+            return "chroot into the rootfs (no mount namespace of its own)"
+        return "chroot into the rootfs (MS_MOVE)" if mode == "1" else "pivot_root into the rootfs"
     if c == o.OP_READONLY_PATH:
         return f"read-only {a['path']}"
     if c == o.OP_MASK_PATH:
@@ -237,7 +248,8 @@ def text(op: tuple, a: dict[str, Any], config: dict | None = None) -> str:
     if c == o.OP_FIND_EXEC:
         return f"find {a['arg0']} in PATH={a['PATH']}"
     simple = {o.OP_SETSID: "setsid", o.OP_HOOKS_SYNC: "sync with pyrunc: prestart and createRuntime hooks",
-              o.OP_ROOT_READONLY: "remount / read-only", o.OP_KEEPCAPS: "keep capabilities across setuid",
+              o.OP_ROOT_READONLY: "remount / read-only",
+              o.OP_MOUNTS_RO: "make the tmpfs and /dev mounts asked read-only so (after devices and console)", o.OP_KEEPCAPS: "keep capabilities across setuid",
               o.OP_NO_NEW_PRIVS: "no_new_privs", o.OP_READY: "report ready to pyrunc",
               o.OP_FIFO_WAIT: "wait at the start gate (exec.fifo)",
               o.OP_FIFO_RELEASE: "tell `start` the startContainer hooks passed"}
