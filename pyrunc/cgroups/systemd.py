@@ -341,17 +341,28 @@ class _Unit:
         os.close(r)
         self.holder, self._holder_fd = pid, w
         try:
-            bus = SystemdBus.connect()
-            try:
-                bus.start_transient_unit(self.unit, scope_properties(self.slice, pid, self.unit, self.v2))
-            finally:
-                bus.close()
+            self._bus().start_transient_unit(self.unit, scope_properties(self.slice, pid, self.unit, self.v2))
         except BaseException:
             self.release_holder()
             raise
 
+    def _bus(self):
+        """One connection per command (create: start the scope, then set
+        its properties): the SASL handshake once."""
+        bus = getattr(self, "_conn", None)
+        if bus is None:
+            from pyrunc.cgroups.sdbus import SystemdBus
+
+            bus = self._conn = SystemdBus.connect()
+        return bus
+
     def release_holder(self) -> None:
-        """Let the holder exit (the init is in the scope by now) and reap it."""
+        """Let the holder exit (the init is in the scope by now) and reap it;
+        close the D-Bus connection."""
+        bus = getattr(self, "_conn", None)
+        if bus is not None:
+            bus.close()
+            self._conn = None
         if getattr(self, "holder", 0):
             from pyrunc.proc import reap
 
@@ -363,26 +374,27 @@ class _Unit:
             self.holder = 0
 
     def _set_properties(self, props: list) -> None:
-        if not props:
-            return
-        from pyrunc.cgroups.sdbus import SystemdBus
-
-        bus = SystemdBus.connect()
-        try:
-            bus.set_unit_properties(self.unit, props)
-        finally:
-            bus.close()
+        if props:
+            self._bus().set_unit_properties(self.unit, props)
 
     def _stop_unit(self) -> None:
-        from pyrunc.cgroups.sdbus import SystemdBus
+        """StopUnit and ResetFailedUnit.  A scope whose last process died may
+        already be stopping or gone on its own: a refusal then is no error
+        once its cgroup is gone (the files are what `delete` must clean)."""
+        from pyrunc.cgroups.sdbus import DBusError
 
-        self.release_holder()
-        bus = SystemdBus.connect()
         try:
+            bus = self._bus()
             bus.stop_unit(self.unit)
             bus.reset_failed_unit(self.unit)
+        except DBusError as e:
+            if self.exists():
+                raise
+            from pyrunc import log
+
+            log.get().debug(f"stopping {self.unit}: {e} (its cgroup is gone)")
         finally:
-            bus.close()
+            self.release_holder()
 
     def _not_holder(self, pids: list[int]) -> list[int]:
         h = getattr(self, "holder", 0)

@@ -92,7 +92,7 @@ def test_errors_name_what_they_are_about(tmp_path, make_bundle):
         rt.create("bad", bad.path)
     assert e.value.field == "process.cwd", str(e.value)
     assert rt.list() == []
-    with pytest.raises(pyrunc.UnsupportedError):
+    with pytest.raises(pyrunc.InvalidConfig):  # the config is checked before systemd is asked
         pyrunc.Runtime(root=tmp_path / "state", systemd_cgroup=True).create("x", bad.path)
 
 
