@@ -26,8 +26,18 @@ $B ln -sf /proc/self/fd/0 /dev/stdin
 $B ln -sf /proc/self/fd/1 /dev/stdout
 $B ln -sf /proc/self/fd/2 /dev/stderr
 # Fresh /tmp and /run: the host's (stale runc state, sockets) must not leak in.
+# The checkout (path in $S/repo) may live under them (a clone in /tmp): hold
+# it with a bind mount across the tmpfs mounts and put it back at its path.
+REPO=$($B cat $S/repo 2>/dev/null)
+case "$REPO" in
+    /tmp/*|/run/*) $B mkdir -p /.vmrun/repo && $B mount --bind "$REPO" /.vmrun/repo || fail "hold $REPO" ;;
+    *) REPO= ;;
+esac
 $B mount -t tmpfs -o mode=1777 tmp /tmp || fail "mount /tmp"
 $B mount -t tmpfs -o mode=0755 run /run || fail "mount /run"
+if [ -n "$REPO" ]; then
+    $B mkdir -p "$REPO" && $B mount --move /.vmrun/repo "$REPO" || fail "share the checkout at $REPO"
+fi
 $B mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || fail "mount cgroup2"
 for c in cpuset cpu io memory hugetlb pids rdma misc; do
     if $B grep -qw "$c" /sys/fs/cgroup/cgroup.controllers; then

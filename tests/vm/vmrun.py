@@ -294,6 +294,7 @@ def run_in_vm(cmd: Sequence[str], timeout: float = 600.0, *, cwd: str | None = N
     nonce = secrets.token_hex(8)
     (share / "nonce").write_text(nonce + "\n")
     (share / "cmd.sh").write_text(_cmd_script(cmd, cwd or str(REPO), env or {}))
+    (share / "repo").write_text(str(REPO) + "\n")  # stage2 keeps it visible under its fresh /tmp
     disk = workdir / "scratch.img"
     with disk.open("wb") as f:
         f.truncate(SCRATCH_DISK_BYTES)
