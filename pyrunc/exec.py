@@ -247,6 +247,19 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
             from pyrunc.console import console_pair
 
             ours, console_fd = console_pair()
+    relay = None
+    stdio = opts.stdio
+    if not terminal and not opts.detach and stdio is None:
+        # runc: pipes of our own between the caller's stdio and the process
+        from pyrunc.stdio_relay import Relay
+
+        relay = Relay()
+        stdio = relay.container
+    pidfd_sock = None
+    if opts.pidfd_socket is not None:
+        from pyrunc import pidfd_socket
+
+        pidfd_sock = pidfd_socket.connect(opts.pidfd_socket)
 
     plan = build_exec_plan(ExecContext(
         config=config, process=process, init_pid=container.pid, container_id=cid,
@@ -271,10 +284,20 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
         pass_fds += (trace_fd,)
     try:
         result = run_init(plan.encode(), InitHandlers(on_seccomp_fd=on_seccomp_fd), pass_fds=pass_fds,
-                          stdio=opts.stdio)
+                          stdio=stdio)
+    except InitError as e:  # name the process field the failing step came from
+        if ours is not None:
+            ours.close()
+        if relay is not None:
+            relay.close()
+        from pyrunc.linux.plan_view import locate_error
+
+        raise locate_error(dict(config, process=process), plan.ops, e) from None
     except BaseException:
         if ours is not None:
             ours.close()
+        if relay is not None:
+            relay.close()
         raise
     finally:
         if trace_fd is not None:
@@ -285,6 +308,16 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
         if console_fd is not None:
             os.close(console_fd)
     pid = result.pid
+    if relay is not None:
+        relay.started()
+    if pidfd_sock is not None:
+        from pyrunc import pidfd_socket
+
+        try:
+            pidfd_socket.send(pidfd_sock, opts.pidfd_socket, pid, pidfd_socket.EXEC)
+        except PyruncError:
+            _terminate(pid)  # runc: the process never runs without its pidfd sent
+            raise
     if paused and cgroup_procs:
         _await_late_join(pid, cgroup_procs[-1])
     if opts.pid_file:
@@ -310,7 +343,11 @@ def execute(store: Store, cid: str, process: dict[str, Any], opts: ExecOptions) 
     try:
         from pyrunc.runner import wait_foreground
 
+        if relay is not None:
+            relay.pump(pid)
         return wait_foreground(pid)
     finally:
         if proxy is not None:
             proxy.finish()
+        if relay is not None:
+            relay.close()

@@ -29,17 +29,26 @@ def run(store: Store, cid: str, opts: CreateOptions, detach: bool = False, keep:
 
         prctl.set_child_subreaper(1)
     console = None
+    relay = None
     if not detach and opts.console_socket is None and opts.console_fd is None and _wants_terminal(opts.bundle):
         # No console socket: the pty comes back to us and we proxy it.
         from pyrunc.console import console_pair
 
         console, theirs = console_pair()
         opts.console_fd = theirs
+    elif not detach and opts.stdio is None:
+        # runc: pipes of our own between the caller's stdio and the process
+        from pyrunc.stdio_relay import Relay
+
+        relay = Relay()
+        opts.stdio = relay.container
     try:
         container = create(store, cid, opts)
     except BaseException:
         if console is not None:
             console.close()
+        if relay is not None:
+            relay.close()
         raise
     finally:
         if console is not None:
@@ -62,10 +71,14 @@ def run(store: Store, cid: str, opts: CreateOptions, detach: bool = False, keep:
     if detach:
         return 0
     try:
-        return _foreground(container, keep)
+        if relay is not None:
+            relay.started()
+        return _foreground(container, keep, relay)
     finally:
         if proxy is not None:
             proxy.finish()
+        if relay is not None:
+            relay.close()
 
 
 def _wants_terminal(bundle: str) -> bool:
@@ -78,11 +91,13 @@ def _wants_terminal(bundle: str) -> bool:
         return False  # create reports the problem
 
 
-def _foreground(container: Container, keep: bool) -> int:
+def _foreground(container: Container, keep: bool, relay=None) -> int:
     pid = container.pid
     forwarder = SignalForwarder()
     forwarder.install()
     forwarder.target(pid)
+    if relay is not None:
+        relay.pump(pid)
     status = wait_foreground(pid)
     if not keep:
         container.delete(force=True, hooks_cwd=container.bundle or None)
