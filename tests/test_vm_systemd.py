@@ -3,7 +3,8 @@ systemd 252 as PID 1, pure cgroup v2 and AppArmor (tests/vm/vmsd.py), and in
 it pyrunc `--systemd-cgroup` side by side with runc `--systemd-cgroup`
 (tests/vm/guest_systemd.py): the scope unit and its properties, the cgroup
 files, a memory limit that holds, update / pause / resume / events --stats /
-ps / kill --all / delete; runc's default cgroupsPath; AppArmor confinement
+ps / kill --all / delete; runc's default cgroupsPath; containerd's runc shim with
+SystemdCgroup and either runtime; AppArmor confinement
 seen from inside a container (init and exec) and an unknown profile refused.
 
 One boot serves the module (~20-40 s to the unit, ~3 min in all).  Skipped
@@ -136,3 +137,22 @@ def test_dbus_client_cost_measured(guest):
     assert probe["socket"] == "/run/systemd/private"
     assert not r.get("errors"), r.get("errors")
     print("dbus probe (TCG):", probe, "create seconds (TCG):", r["create_s"], "boot/total:", guest["_timing"])
+
+
+@pytest.mark.parametrize("rt", ["runc", "pyrunc"])
+def test_containerd_with_the_systemd_driver(guest, rt):
+    """containerd 1.6's runc v2 shim with SystemdCgroup (ctr's
+    --runc-systemd-cgroup) and the runtime binary set to runc or pyrunc."""
+    if "containerd" not in guest:
+        pytest.skip("containerd is not installed in this root (PYRUNC_VMSD_CONTAINERD=0 or no binary)")
+    c = guest["containerd"]
+    assert c["import"][0] == 0, c
+    r = c[rt]
+    assert r["run"][0] == 0, (r, c.get("log_tail"))
+    unit = f"vmsdctr-ctr{rt}.scope"
+    assert r["unit"] == {"ControlGroup": f"/system.slice/{unit}", "Delegate": "yes",
+                         "MemoryMax": str(48 << 20), "ActiveState": "active"}
+    assert r["memory.max"] == str(48 << 20)
+    assert r["exec"] == [0, f"0::/system.slice/{unit}"]  # ctr gives no cgroup namespace
+    assert r["task_rm"][0] == 0
+    assert r["unit_after"] == {"LoadState": "not-found", "ActiveState": "inactive"}

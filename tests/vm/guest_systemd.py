@@ -216,6 +216,69 @@ def apparmor(rt: str) -> None:
     emit("apparmor", **rec)
 
 
+CTR_IMAGE = "localhost/vmsd-busybox:latest"
+
+
+def containerd() -> None:
+    """containerd 1.6 + the runc v2 shim with the systemd driver
+    (`ctr run --runc-systemd-cgroup`, i.e. the shim's SystemdCgroup=true
+    option: it passes --systemd-cgroup to the runtime), pyrunc and runc as
+    the shim's runtime binary."""
+    sys.path.insert(0, os.path.join(REPO, "tests", "clients"))
+    from image import oci_archive
+
+    d = os.path.join(WORK, "ctrd")
+    os.makedirs(d)
+    cfg = os.path.join(d, "config.toml")
+    sock = os.path.join(d, "containerd.sock")
+    with open(cfg, "w") as f:
+        f.write(f'version = 2\nroot = "{d}/root"\nstate = "{d}/state"\n'
+                'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+                f'[grpc]\n  address = "{sock}"\n[ttrpc]\n  address = "{sock}.ttrpc"\n')
+    log = open(os.path.join(d, "containerd.log"), "w")
+    daemon = subprocess.Popen(["containerd", "--config", cfg], stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    ctr = ["ctr", "--address", sock, "-n", "vmsd"]
+    rec: dict = {}
+    try:
+        for _ in range(600):
+            if daemon.poll() is not None or (os.path.exists(sock) and sh(ctr + ["version"]).returncode == 0):
+                break
+            time.sleep(0.1)
+        oci_archive(os.path.join(d, "image.tar"), CTR_IMAGE)
+        p = sh(ctr + ["images", "import", os.path.join(d, "image.tar")], timeout=180)
+        rec["import"] = [p.returncode, p.stderr.strip()[-300:]]
+        for rt, binary in (("runc", "/usr/sbin/runc"), ("pyrunc", PYRUNC)):
+            cid = f"ctr{rt}"
+            unit = f"vmsdctr-{cid}.scope"
+            r: dict = {}
+            p = sh(ctr + ["run", "-d", "--runc-binary", binary, "--runc-systemd-cgroup", "--cgroup",
+                          f"system.slice:vmsdctr:{cid}", "--memory-limit", str(48 << 20), CTR_IMAGE, cid,
+                          "sleep", "1000"], timeout=180)
+            r["run"] = [p.returncode, (p.stdout + p.stderr).strip()[-300:]]
+            r["unit"] = show(unit, "ControlGroup", "ActiveState", "MemoryMax", "Delegate")
+            e = sh(ctr + ["task", "exec", "--exec-id", "e1", cid, "cat", "/proc/self/cgroup"])
+            r["exec"] = [e.returncode, e.stdout.strip()]
+            r["memory.max"] = read("/sys/fs/cgroup" + r["unit"].get("ControlGroup", "/x") + "/memory.max")
+            sh(ctr + ["task", "kill", "-s", "KILL", cid])
+            for _ in range(100):
+                if "STOPPED" in sh(ctr + ["task", "ls"]).stdout or cid not in sh(ctr + ["task", "ls"]).stdout:
+                    break
+                time.sleep(0.1)
+            rm = sh(ctr + ["task", "rm", cid])
+            r["task_rm"] = [rm.returncode, rm.stderr.strip()[-300:]]
+            sh(ctr + ["containers", "rm", cid])
+            r["unit_after"] = show(unit, "LoadState", "ActiveState")
+            rec[rt] = r
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+        rec["log_tail"] = (read(os.path.join(d, "containerd.log")) or "")[-600:] if not rec.get("pyrunc") else ""
+    emit("containerd", **rec)
+
+
 DBUS_PROBE = r"""
 import json, os, time
 t0 = time.perf_counter()
@@ -288,6 +351,8 @@ def main() -> int:
     for rt in RUNTIMES:
         apparmor(rt)
     dbus_cost()
+    if os.environ.get("PYRUNC_VMSD_CONTAINERD", "1") == "1" and shutil.which("containerd"):
+        containerd()
     emit("done", uptime=read("/proc/uptime"))
     return 0
 
