@@ -127,25 +127,28 @@ class Runtime:
 
     def _options(self, bundle: str | os.PathLike[str], console_socket: str | None, pid_file: str | None,
                  preserve_fds: int, no_pivot: bool, no_new_keyring: bool,
-                 stdio: tuple[int, int, int] | None):  # -> pyrunc.create.CreateOptions
+                 stdio: tuple[int, int, int] | None,
+                 pidfd_socket: str | None = None):  # -> pyrunc.create.CreateOptions
         from pyrunc.create import CreateOptions
 
         return CreateOptions(bundle=os.fspath(bundle), pid_file=pid_file, console_socket=console_socket,
                              no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
-                             rootless=self.rootless, systemd_cgroup=self.systemd_cgroup, stdio=stdio)
+                             rootless=self.rootless, systemd_cgroup=self.systemd_cgroup, stdio=stdio,
+                             pidfd_socket=pidfd_socket)
 
     def create(self, id: str, bundle: str | os.PathLike[str] = ".", *, console_socket: str | None = None,
                pid_file: str | None = None, preserve_fds: int = 0, no_pivot: bool = False,
                no_new_keyring: bool = False, stdin: Stdio = None, stdout: Stdio = None,
-               stderr: Stdio = None) -> Container:
+               stderr: Stdio = None, pidfd_socket: str | None = None) -> Container:
         """Create container `id` from the bundle: its init waits at the
         start gate (status "created").  The container's stdio is this
         process's unless `stdin`/`stdout`/`stderr` (fds or files) are given;
-        a `process.terminal` config needs `console_socket`."""
+        a `process.terminal` config needs `console_socket`; `pidfd_socket`
+        (an AF_UNIX socket path) receives a pidfd of the init."""
         from pyrunc.create import create as create_container
 
         opts = self._options(bundle, console_socket, pid_file, preserve_fds, no_pivot, no_new_keyring,
-                             _stdio(stdin, stdout, stderr))
+                             _stdio(stdin, stdout, stderr), pidfd_socket)
         return Container(self, create_container(self._store(), id, opts))
 
     def run(self, id: str, bundle: str | os.PathLike[str] = ".", *, keep: bool = False,

@@ -29,7 +29,7 @@ class CreateOptions:
                  no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0,
                  rootless: bool = False, systemd_cgroup: bool = False, gate: bool = True,
                  console_fd: int | None = None, extra_pass_fds: tuple[int, ...] = (),
-                 stdio: tuple[int, int, int] | None = None) -> None:
+                 stdio: tuple[int, int, int] | None = None, pidfd_socket: str | None = None) -> None:
         self.bundle = bundle
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -42,6 +42,7 @@ class CreateOptions:
         self.console_fd = console_fd
         self.extra_pass_fds = extra_pass_fds
         self.stdio = stdio  # the init's fds 0, 1, 2 (None: the caller's own; the Python API sets them)
+        self.pidfd_socket = pidfd_socket  # AF_UNIX socket receiving a pidfd of the init (runc 1.2)
 
     def __repr__(self) -> str:
         return f"CreateOptions({vars(self)!r})"
@@ -210,6 +211,8 @@ def _reap_warmer(made: dict[str, Any]) -> None:
 
 
 def _teardown(store: Store, cid: str, made: dict[str, Any]) -> None:
+    if made.get("pidfd_sock") is not None:
+        os.close(made.pop("pidfd_sock"))
     if made.get("netdevs"):  # moved into the container: back to the host while its namespace lives
         from pyrunc.linux.netlink import restore
 
@@ -304,6 +307,10 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
     if opts.console_socket is not None:
         console_fd = _connect_console(opts.console_socket)
         made["console_fd"] = console_fd
+    if opts.pidfd_socket is not None:
+        from pyrunc import pidfd_socket
+
+        made["pidfd_sock"] = pidfd_socket.connect(opts.pidfd_socket)
     ctx = PlanContext(
         config=config,
         bundle=bundle,
@@ -433,6 +440,11 @@ def _create(store: Store, cid: str, opts: CreateOptions, bundle: str, config: di
         made.pop("netdevs", None)
     state.pop("creating", None)
     store.write_state(cid, state)
+    if made.get("pidfd_sock") is not None:
+        from pyrunc import pidfd_socket
+
+        pidfd_socket.send(made.pop("pidfd_sock"), opts.pidfd_socket, state["pid"], pidfd_socket.INIT,
+                          state.get("pid_start"))
     if opts.pid_file:
         pid_path = os.path.abspath(opts.pid_file)
         write_atomic(pid_path, str(state["pid"]).encode(), 0o644, what="writing pid file")

@@ -29,6 +29,7 @@ class ExecOptions:
     subreaper: bool = True
     rootless: bool = False
     stdio: tuple[int, int, int] | None = None  # the process's fds 0, 1, 2 (None: the caller's)
+    pidfd_socket: str | None = None  # AF_UNIX socket receiving a pidfd of the process (runc 1.2)
 
 
 @dataclass

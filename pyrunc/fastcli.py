@@ -55,13 +55,14 @@ GLOBAL_DEFAULTS: dict[str, object] = {
 _CREATE_OPTIONS: dict[str, tuple[str, object]] = {
     "-b": ("bundle", VALUE), "--bundle": ("bundle", VALUE),
     "--console-socket": ("console_socket", VALUE),
+    "--pidfd-socket": ("pidfd_socket", VALUE),
     "--pid-file": ("pid_file", VALUE),
     "--no-pivot": ("no_pivot", FLAG),
     "--no-new-keyring": ("no_new_keyring", FLAG),
     "--preserve-fds": ("preserve_fds", COUNT),
 }
 _CREATE_DEFAULTS: dict[str, object] = {
-    "bundle": ".", "console_socket": None, "pid_file": None, "no_pivot": False, "no_new_keyring": False,
+    "bundle": ".", "console_socket": None, "pidfd_socket": None, "pid_file": None, "no_pivot": False, "no_new_keyring": False,
     "preserve_fds": 0,
 }
 REQUIRED = object()

@@ -52,6 +52,10 @@ def delta_from_flags(opts: dict) -> dict:
     for opt, key in (("cpu_quota", "quota"), ("cpu_rt_runtime", "realtimeRuntime")):
         if opts.get(opt):
             cpu[key] = _int(opts[opt], opt.replace("_", "-"))
+    if opts.get("cpu_idle"):
+        cpu["idle"] = _int(opts["cpu_idle"], "cpu-idle")
+        if cpu["idle"] not in (0, 1):
+            raise ConfigError("--cpu-idle", f"invalid value {opts['cpu_idle']!r}: 0 (default behaviour) or 1 (SCHED_IDLE)")
     if opts.get("cpu_burst"):
         cpu["burst"] = _uint(opts["cpu_burst"], "cpu-burst")
     if opts.get("cpuset_cpus"):

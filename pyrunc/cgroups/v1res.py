@@ -126,7 +126,9 @@ def set_cpu(d: str, r: dict) -> None:
         if retry_burst:
             fsutil.write(d, "cpu.cfs_burst_us", str(burst))
     if c.get("idle") is not None:
-        fsutil.write(d, "cpu.idle", str(c["idle"]))
+        from pyrunc.cgroups.v2res import set_cpu_idle
+
+        set_cpu_idle(d, c["idle"])
     rt_period = c.get("realtimePeriod") or 0
     rt_runtime = c.get("realtimeRuntime") or 0
     retry_rt = False

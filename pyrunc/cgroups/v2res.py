@@ -19,6 +19,15 @@ def ignored(field: str) -> None:
     log.warn(f"{field} is ignored on cgroup v2 (no such control; runc ignores it too)")
 
 
+def set_cpu_idle(d: str, idle: int) -> None:
+    """linux.resources.cpu.idle (`update --cpu-idle`): cpu.idle, 0 or 1
+    (Linux 5.15+, on v2 and on v1's cpu hierarchy)."""
+    if not fsutil.exists(d, "cpu.idle"):
+        raise CgroupError(os.path.join(d, "cpu.idle"),
+                          "cpu.idle is not available (this kernel has no SCHED_IDLE cgroups: Linux 5.15+)", str(idle))
+    fsutil.write(d, "cpu.idle", str(idle))
+
+
 def _num(v: int | None) -> str:
     """runc's numToStr: 0/None -> "" (unset), -1 -> "max"."""
     if not v:
@@ -119,7 +128,7 @@ def set_cpu(d: str, r: dict) -> None:
     if weight:
         fsutil.write(d, "cpu.weight", str(weight))
     if c.get("idle") is not None:
-        fsutil.write(d, "cpu.idle", str(c["idle"]))
+        set_cpu_idle(d, c["idle"])
     burst = c.get("burst")
     burst_failed = False
     if burst is not None:

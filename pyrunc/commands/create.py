@@ -7,6 +7,7 @@ from pyrunc import actions
 _OPTIONS = [
     click.option("-b", "--bundle", default=".", help="path to the root of the bundle directory"),
     click.option("--console-socket", default=None, help="AF_UNIX socket receiving the pty master"),
+    click.option("--pidfd-socket", default=None, help="AF_UNIX socket receiving a pidfd of the container's init"),
     click.option("--pid-file", default=None, help="file to write the process id to"),
     click.option("--no-pivot", is_flag=True, help="do not use pivot_root (MS_MOVE + chroot)"),
     click.option("--no-new-keyring", is_flag=True, help="do not create a new session keyring"),

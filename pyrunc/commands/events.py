@@ -25,4 +25,7 @@ def command(ctx: click.Context, interval: str, stats_only: bool, container_id: s
         sys.stdout.write(json.dumps(ev, separators=(",", ":")) + "\n")
         sys.stdout.flush()
 
+    from pyrunc import log
+
+    log.debug(f"events {container_id}: " + ("stats once" if stats_only else f"every {secs} s until it stops"))
     ops.events(ctx.obj.root, container_id, stats_only, secs, emit)

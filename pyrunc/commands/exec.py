@@ -14,6 +14,7 @@ from pyrunc.errors import PyruncError
 )
 @click.option("-p", "--process", "process_file", default=None, help="path to the process.json")
 @click.option("--console-socket", default=None, help="AF_UNIX socket receiving the pty master")
+@click.option("--pidfd-socket", default=None, help="AF_UNIX socket receiving a pidfd of the process")
 @click.option("--cwd", default=None, help="current working directory in the container")
 @click.option("-e", "--env", multiple=True, help="set environment variables (NAME=VALUE)")
 @click.option("-t", "--tty", is_flag=True, help="allocate a pseudo-TTY")
@@ -31,7 +32,7 @@ from pyrunc.errors import PyruncError
 @click.argument("container_id")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
-def command(g, process_file, console_socket, cwd, env, tty, user, additional_gids, detach, pid_file,
+def command(g, process_file, console_socket, pidfd_socket, cwd, env, tty, user, additional_gids, detach, pid_file,
             process_label, apparmor, no_new_privs, cap, preserve_fds, cgroups, ignore_paused,
             container_id, command) -> None:
     from pyrunc.exec import ExecOptions, ProcessOverrides, execute, process_from_flags
@@ -50,9 +51,13 @@ def command(g, process_file, console_socket, cwd, env, tty, user, additional_gid
                 args=list(command), env=list(env), cwd=cwd, tty=tty, user=user,
                 additional_gids=list(additional_gids), process_label=process_label, apparmor=apparmor,
                 no_new_privs=no_new_privs, caps=list(cap)))
+        from pyrunc import log
+
+        log.debug(f"exec {container_id}: process {process.get('args')}, tty {bool(process.get('terminal'))}, "
+                  f"detach {detach}")
         code = execute(store, container_id, process, ExecOptions(
             detach=detach, console_socket=console_socket, pid_file=pid_file, preserve_fds=preserve_fds,
-            cgroup=list(cgroups), ignore_paused=ignore_paused, rootless=g.rootless))
+            cgroup=list(cgroups), ignore_paused=ignore_paused, rootless=g.rootless, pidfd_socket=pidfd_socket))
     except PyruncError as e:
         e.exit_code = 255  # a runtime failure, not the process's status
         raise
@@ -62,4 +67,7 @@ def command(g, process_file, console_socket, cwd, env, tty, user, additional_gid
         err = PyruncError(f"exec failed: {describe_oserror(e)}")
         err.exit_code = 255
         raise err from None
+    from pyrunc import log
+
+    log.debug(f"exec {container_id}: " + ("started, detached" if detach else f"the process exited: status {code}"))
     sys.exit(code)

@@ -10,6 +10,7 @@ _FLAGS = [
     ("--cpu-quota", "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"),
     ("--cpu-burst", "CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period"),
     ("--cpu-share", "CPU shares (relative weight vs. other containers)"),
+    ("--cpu-idle", "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE"),
     ("--cpu-rt-period", "CPU realtime period to be used for hardcapping (in usecs). 0 to use system default"),
     ("--cpu-rt-runtime", "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period"),
     ("--cpuset-cpus", "CPU(s) to use"),
@@ -40,5 +41,9 @@ def command(ctx: click.Context, resources: str | None, container_id: str, **flag
     from pyrunc.cgroups import ops
     from pyrunc.cgroups.update import delta_from_flags, read_resources
 
+    from pyrunc import log
+
     delta = read_resources(resources) if resources else delta_from_flags(flags)
-    ops.update(ctx.obj.root, container_id, delta)
+    log.debug(f"update {container_id}: resources {delta}")
+    merged = ops.update(ctx.obj.root, container_id, delta)
+    log.debug(f"update {container_id}: written; now in force: {merged}")

@@ -73,7 +73,7 @@ def test_parse_what_containerd_sends():
     assert name == "create"
     assert g == {"root": "/run/r", "log_file": "/x/log.json", "log_format": "json", "debug": False,
                  "rootless": "auto", "criu": None, "systemd_cgroup": False}
-    assert kw == {"bundle": "/b", "console_socket": None, "pid_file": "/b/init.pid", "no_pivot": False,
+    assert kw == {"bundle": "/b", "console_socket": None, "pidfd_socket": None, "pid_file": "/b/init.pid", "no_pivot": False,
                   "no_new_keyring": False, "preserve_fds": 0, "container_id": "abc"}
 
 
@@ -86,10 +86,10 @@ def test_parse_what_containerd_sends():
     (["list", "--format=json", "-q"], "list", {"fmt": "json", "quiet": True}),
     (["list", "-f", "table", "-f", "json"], "list", {"fmt": "json", "quiet": False}),  # the last one wins
     (["create", "-b", "/b", "--preserve-fds", "2", "c"], "create",
-     {"bundle": "/b", "console_socket": None, "pid_file": None, "no_pivot": False, "no_new_keyring": False,
+     {"bundle": "/b", "console_socket": None, "pidfd_socket": None, "pid_file": None, "no_pivot": False, "no_new_keyring": False,
       "preserve_fds": 2, "container_id": "c"}),
     (["run", "-d", "--bundle", "/b", "c"], "run",
-     {"bundle": "/b", "console_socket": None, "pid_file": None, "no_pivot": False, "no_new_keyring": False,
+     {"bundle": "/b", "console_socket": None, "pidfd_socket": None, "pid_file": None, "no_pivot": False, "no_new_keyring": False,
       "preserve_fds": 0, "detach": True, "keep": False, "no_subreaper": False, "container_id": "c"}),
 ])
 def test_parse_accepts(args, name, expected):
