@@ -120,3 +120,61 @@ def test_create_below_a_frozen_cgroup_fails_too(pyrunc, make_bundle, frozen_cgro
     assert pyrunc.ids() == []
     assert not os.path.exists(os.path.join(fz.dir, "inner"))
     assert fz.others() == []
+
+
+# ------------------------------------------- 19.11 fields v2 has no file for
+
+V2_IGNORED = {
+    "memory.swappiness": ("memory", {"swappiness": 30}),
+    "memory.disableOOMKiller": ("memory", {"disableOOMKiller": True}),
+    "cpu.realtimeRuntime": ("cpu", {"realtimeRuntime": 1000}),
+    "cpu.realtimePeriod": ("cpu", {"realtimePeriod": 100000}),
+    "blockIO.leafWeight": ("blockIO", {"weight": 200, "leafWeight": 300}),
+    "network.classID": ("network", {"classID": 1048577}),
+    "network.priorities": ("network", {"priorities": [{"name": "eth0", "priority": 5}]}),
+}
+
+
+@pytest.mark.skipif(not V2, reason="cgroup v2 only: on v1 these fields are written (test_cgroups_runc_compare.py)")
+@pytest.mark.parametrize("field", sorted(V2_IGNORED))
+def test_fields_v2_has_no_file_for_are_accepted_with_a_warning(field, pyrunc, runc, make_bundle, tmp_path):
+    """runc accepts these on cgroup v2 and ignores them; so does pyrunc, with
+    a warning in its log naming the field (it used to refuse the config)."""
+    import json
+
+    key, value = V2_IGNORED[field]
+    b = make_bundle(["true"], lambda c: c["linux"].setdefault("resources", {}).__setitem__(key, value))
+    r = runc("run", "--bundle", str(b.path), new_id())
+    log = tmp_path / f"{field}.log"
+    p = pyrunc("--log", str(log), "--log-format", "json", "run", "--bundle", str(b.path), new_id())
+    assert (p.returncode, r.returncode) == (0, 0), (p.stderr, r.stderr)
+    warnings = [json.loads(ln)["msg"] for ln in log.read_text().splitlines() if '"warning"' in ln]
+    assert any(f"linux.resources.{field}" in w and "ignored" in w for w in warnings), warnings
+
+
+# ------------------------------------------------- 19.12 update --cpu-idle
+
+def test_update_cpu_idle(pyrunc, make_bundle):
+    """cpu.idle (SCHED_IDLE for the cgroup): on v2 and on v1's cpu hierarchy
+    where the kernel has it (5.15+); 0 or 1, anything else one clear error.
+    Not compared: runc 1.1.5 has no --cpu-idle (runc 1.2 added it)."""
+    import json
+
+    from pyrunc.cgroups.base import Manager
+
+    b = make_bundle(["sleep", "1000"])
+    cid = new_id()
+    pyrunc("run", "-d", "--bundle", str(b.path), cid, check=True)
+    state = json.loads((pyrunc.root / cid / "state.json").read_text())
+    d = Manager.from_dict(state["cgroup"]).path("cpu" if not V2 else "")
+    if not d or not os.path.exists(os.path.join(d, "cpu.idle")):
+        p = pyrunc("update", "--cpu-idle", "1", cid)
+        assert p.returncode == 1 and "cpu.idle is not available" in p.stderr, p.stderr
+        pyrunc("delete", "--force", cid, check=True)
+        pytest.skip("this kernel has no cpu.idle: the clear error was checked")
+    for v in ("1", "0"):
+        pyrunc("update", "--cpu-idle", v, cid, check=True)
+        assert open(os.path.join(d, "cpu.idle")).read().strip() == v
+    p = pyrunc("update", "--cpu-idle", "2", cid)
+    assert p.returncode == 1 and "--cpu-idle" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    pyrunc("delete", "--force", cid, check=True)
