@@ -17,11 +17,11 @@ HOOKS = ["prestart", "createRuntime", "createContainer", "startContainer", "post
 
 
 def mount_options() -> list[str]:
-    """Every option parse_options() understands (runc's tmpcopyup too); the
-    ones it refuses (idmap, ridmap) are left out."""
-    from pyrunc.linux.mounts import EXTENSIONS, FLAGS, PROPAGATION, RECURSIVE_ATTRS
+    """Every option parse_options() understands (runc's tmpcopyup, and
+    idmap/ridmap: idmapped bind mounts)."""
+    from pyrunc.linux.mounts import EXTENSIONS, FLAGS, IDMAP_OPTIONS, PROPAGATION, RECURSIVE_ATTRS
 
-    return sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE_ATTRS) | EXTENSIONS)
+    return sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE_ATTRS) | EXTENSIONS | IDMAP_OPTIONS)
 
 
 def namespaces() -> list[str]:

@@ -26,6 +26,7 @@
 static int late_fd[16], nlate, late_next; /* OP_CGROUP_JOIN_LATE */
 static int fifo_fd = -1, reply_fd = -1;
 static int cwd_done; /* OP_CWD: the early chdir succeeded */
+static int joined_userns; /* OP_SETNS joined a user namespace: the child becomes its root (runc's setuid(0)) */
 /* state JSON received from pyrunc with "go": "go\n<for createContainer>\0<for startContainer>" */
 static char *hook_state, *hook_state_start;
 static size_t hook_state_len, hook_state_start_len;
@@ -92,9 +93,13 @@ static void do_clone(struct rec *r)
 		if (read(gate[0], &c, 1) != 1)
 			_exit(1);
 		close(gate[0]);
-		if (flags & CLONE_NEWUSER) {
+		/* A joined user namespace too (runc's init does setuid(0)/setgid(0)):
+		 * the host ids the launcher has are not mapped there, and files made
+		 * on its filesystems would fail with EOVERFLOW. */
+		if ((flags & CLONE_NEWUSER) || joined_userns) {
 			if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-				fail(errno, "becoming root in the new user namespace (are uid/gid 0 mapped?)");
+				fail(errno, "becoming root in the %s user namespace (are uid/gid 0 mapped?)",
+				     joined_userns ? "joined" : "new");
 		}
 		return;
 	}
@@ -437,7 +442,8 @@ int main(int argc, char **argv)
 			nlate++;
 			continue;
 		}
-		mount_preopen(&p.recs[i]); /* bind sources a user namespace could not reach */
+		cur_index = i; /* a failure here is located to the record's config field */
+		mount_preopen(&p.recs[i]); /* bind sources a user namespace could not reach, idmapped binds */
 		if (p.recs[i].op != OP_SETNS)
 			continue;
 		cur_step = "namespaces";
@@ -446,6 +452,7 @@ int main(int argc, char **argv)
 			fail(errno, "opening namespace %s", p.recs[i].arg[0]);
 		nns++;
 	}
+	cur_index = -1;
 	nns = 0;
 	for (int i = 0; i < p.n; i++) {
 		struct rec *r = &p.recs[i];
@@ -471,6 +478,8 @@ int main(int argc, char **argv)
 			int fd = nsfd[nns++];
 			if (setns(fd, (int)num(r->arg[1])) < 0)
 				fail(errno, "joining namespace %s", r->arg[0]);
+			if (num(r->arg[1]) == CLONE_NEWUSER)
+				joined_userns = 1;
 			close(fd);
 			break;
 		}

@@ -17,7 +17,10 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <sys/wait.h>
 #include <dirent.h>
+#include <sched.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/openat2.h>
@@ -239,6 +242,13 @@ void op_rootfs(const char *path, int host_ns)
 #define MX_DIR_MODE 2    /* a tmpfs without mode=: the covered directory's mode */
 #define MX_RO_LATER 4    /* read-only only at OP_MOUNTS_RO (a tmpfs, /dev): files go in first */
 #define MX_PREOPENED 8   /* bind source opened by the launcher, with the host's credentials */
+#define MX_IDMAP 16      /* idmapped by the launcher: args[13]/[14] are the uid_map/gid_map text */
+#define MX_RIDMAP 32     /* ... every mount of the tree (ridmap) */
+#define MX_IDMAP_PATH 64 /* ... with the mapping of the user namespace at args[13] */
+
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
 
 /* Bind sources the launcher opened before the clone (user namespaces: the
  * container's root may not be able to reach them) and mounts to make
@@ -271,6 +281,92 @@ static int bind_tree(const struct rec *r)
 	return mnt;
 }
 
+/* User namespaces made to carry an idmapped mount's mapping, one per
+ * distinct (uid_map, gid_map); the rec strings live as long as the plan. */
+static struct { const char *uid, *gid; int fd; } idmap_ns[16];
+static int nidmap_ns;
+
+/* A user namespace whose maps are `uid_map`/`gid_map`: a child is cloned
+ * into a new one, the launcher (host root, not yet in any container
+ * namespace) writes its maps, keeps an fd of the namespace and lets the
+ * child go; the namespace lives on through the fd. */
+static int idmap_userns(const char *uid_map, const char *gid_map)
+{
+	for (int i = 0; i < nidmap_ns; i++)
+		if (!strcmp(idmap_ns[i].uid, uid_map) && !strcmp(idmap_ns[i].gid, gid_map))
+			return idmap_ns[i].fd;
+	int gate[2];
+	if (pipe2(gate, O_CLOEXEC) < 0)
+		fail(errno, "pipe");
+	pid_t pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		fail(errno, "creating a user namespace for the idmapped mount");
+	if (pid == 0) {
+		char c;
+		close(gate[1]);
+		/* returns at EOF: the launcher is done with us (or died) */
+		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(gate[0]);
+	char path[64];
+	const char *what = "uid_map", *map = uid_map;
+	for (int k = 0; k < 2; k++, what = "gid_map", map = gid_map) {
+		snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+		if (write_file_at(AT_FDCWD, path, map, strlen(map)) < 0) {
+			int err = errno;
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			fail(err, "writing the mount's %s to a user namespace (\"%.*s\")", k ? "gidMappings" : "uidMappings",
+			     (int)strcspn(map, "\n"), map);
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err = errno;
+	close(gate[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (fd < 0)
+		fail(err, "opening %s", path);
+	if (nidmap_ns < 16) {
+		idmap_ns[nidmap_ns].uid = uid_map;
+		idmap_ns[nidmap_ns].gid = gid_map;
+		idmap_ns[nidmap_ns++].fd = fd;
+	}
+	return fd;
+}
+
+/* Idmap the detached bind `mnt` (MX_IDMAP): MOUNT_ATTR_IDMAP with a user
+ * namespace carrying the mapping, on the top mount or (ridmap) the tree. */
+static void idmap_tree(int mnt, const struct rec *r, int ext)
+{
+	int own = 0, ns;
+	if (ext & MX_IDMAP_PATH) {
+		ns = open(r->arg[13], O_RDONLY | O_CLOEXEC);
+		if (ns < 0)
+			fail(errno, "opening the user namespace %s for the idmapped mount", r->arg[13]);
+		own = 1;
+	} else {
+		ns = idmap_userns(r->arg[13], r->arg[14]);
+	}
+	struct pyr_mount_attr a = { MOUNT_ATTR_IDMAP, 0, 0, (uint64_t)ns };
+	unsigned flags = AT_EMPTY_PATH | ((ext & MX_RIDMAP) ? AT_RECURSIVE : 0);
+	if (syscall(SYS_mount_setattr, mnt, "", flags, &a, sizeof(a)) < 0) {
+		int err = errno;
+		if (err == EINVAL && (ext & MX_RIDMAP))
+			fail(err, "ridmap: %s, or a mount under it, is on a filesystem that cannot be idmapped", r->arg[0]);
+		if (err == EINVAL)
+			fail(err, "%s is on a filesystem that cannot be idmapped", r->arg[0]);
+		if (err == EPERM)
+			fail(err, "idmapping %s (already idmapped, or a user namespace the launcher does not own)", r->arg[0]);
+		fail(err, "idmapping %s", r->arg[0]);
+	}
+	if (own)
+		close(ns);
+}
+
 /* Launcher, before the clone and before any setns: open the source of a
  * MX_PREOPENED bind as the host's root.  Shared mounts in the copy become
  * slaves of the host's, as they would in a mount namespace copied into a
@@ -279,13 +375,20 @@ static int bind_tree(const struct rec *r)
 void mount_preopen(const struct rec *r)
 {
 	static char step[PATH_MAX + 16];
-	if (r->op != OP_MOUNT || !(ext_bits(r) & MX_PREOPENED) || npreopened == 64)
+	if (r->op != OP_MOUNT || !(ext_bits(r) & MX_PREOPENED))
 		return;
 	snprintf(step, sizeof(step), "mount %s", r->arg[1]);
 	cur_step = step;
+	if (npreopened == 64) {
+		if (ext_bits(r) & MX_IDMAP)
+			fail(E2BIG, "more than 64 bind mounts to open before the clone (idmapped mounts need it)");
+		return;
+	}
 	int mnt = bind_tree(r);
 	if (mount_setattr_fd(mnt, AT_RECURSIVE, 0, 0, MS_SLAVE) < 0)
 		fail(errno, "making the bind source a slave");
+	if (ext_bits(r) & MX_IDMAP)
+		idmap_tree(mnt, r, ext_bits(r));
 	preopened[npreopened].r = r;
 	preopened[npreopened++].fd = mnt;
 }
@@ -520,6 +623,8 @@ void op_mount(struct rec *r)
 		/* A detached copy of the source; attributes are set before it is
 		 * attached, so it never appears writable even for an instant. */
 		mnt = (ext & MX_PREOPENED) ? take_preopened(r) : -1;
+		if (mnt < 0 && (ext & MX_IDMAP))
+			fail(EINVAL, "idmapped bind of %s was not opened by the launcher", src);
 		if (mnt < 0)
 			mnt = bind_tree(r);
 		if (syscall(SYS_move_mount, mnt, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)

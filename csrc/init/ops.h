@@ -19,7 +19,8 @@ enum pyr_op {
 	OP_RLIMIT = 13,         /* resource, soft, hard */
 	OP_ROOT_PROPAGATION = 14, /* flags */
 	OP_ROOTFS = 15,         /* absolute host path of root.path */
-	OP_MOUNT = 16,          /* src, dest, fstype, flags, data, kind, mkkind, propagation, attr_set, attr_clr, recursive_attr */
+	OP_MOUNT = 16,          /* src, dest, fstype, flags, data, kind, mkkind, propagation, attr_set, attr_clr,
+	                         * rattr_set, rattr_clr, [ext bits, [uid_map or userns path, gid_map] (MX_IDMAP)] */
 	OP_MKNOD = 17,          /* dest, type, major, minor, mode, uid, gid, bind(0/1) */
 	OP_SYMLINK = 18,        /* target, dest */
 	OP_HOOKS_SYNC = 19,

@@ -130,7 +130,17 @@ _BIND_ATTRS: dict[str, tuple[bool, int]] = {
     "symfollow": (True, MOUNT_ATTR_NOSYMFOLLOW),
 }
 
-UNSUPPORTED = {"idmap", "ridmap"}
+UNSUPPORTED: set[str] = set()
+
+# idmapped mounts (runtime-spec 1.2): "idmap" maps the bind's top mount,
+# "ridmap" every mount of an rbind tree (mount_setattr(MOUNT_ATTR_IDMAP),
+# AT_RECURSIVE); neither goes to mount(2).  IDMAP_MOUNTS is what `features`
+# reports as linux.mountExtensions.idmap.enabled.
+IDMAP_OPTIONS = {"idmap", "ridmap"}
+IDMAP_MOUNTS = True
+MOUNT_ATTR_IDMAP = 0x100000
+# the kernel's limit on the extents of one uid_map/gid_map
+MAX_ID_EXTENTS = 340
 
 # runc's extensions, not mount(2) options: tmpcopyup fills a new tmpfs with a
 # copy of the directory it covers
@@ -140,7 +150,7 @@ EXTENSIONS = {"tmpcopyup"}
 # plain classes: dataclasses costs ~6 ms to import on every create
 class MountOptions:
     __slots__ = ("flags", "data", "propagation", "attr_set", "attr_clr", "rattr_set", "rattr_clr", "bind",
-                 "recursive_bind", "unsupported", "copyup")
+                 "recursive_bind", "unsupported", "copyup", "idmap", "ridmap")
 
     def __init__(
         self,
@@ -155,6 +165,8 @@ class MountOptions:
         recursive_bind: bool = False,
         unsupported: list[str] | None = None,
         copyup: bool = False,
+        idmap: bool = False,  # "idmap" or "ridmap" given
+        ridmap: bool = False,  # "ridmap": the whole tree
     ) -> None:
         self.flags = flags
         self.data = [] if data is None else data
@@ -167,6 +179,8 @@ class MountOptions:
         self.recursive_bind = recursive_bind
         self.unsupported = [] if unsupported is None else unsupported
         self.copyup = copyup
+        self.idmap = idmap
+        self.ridmap = ridmap
 
 
 def _attr(set_: int, clr: int, clear: bool, attr: int) -> tuple[int, int]:
@@ -204,6 +218,9 @@ def parse_options(options: list[str]) -> MountOptions:
             mo.rattr_set, mo.rattr_clr = _attr(mo.rattr_set, mo.rattr_clr, c, a)
         elif opt == "tmpcopyup":
             mo.copyup = True
+        elif opt in IDMAP_OPTIONS:
+            mo.idmap = True
+            mo.ridmap = mo.ridmap or opt == "ridmap"
         elif opt in UNSUPPORTED:
             mo.unsupported.append(opt)
         else:
@@ -216,3 +233,60 @@ def propagation_flags(name: str, recursive: bool = True) -> int:
     False: without MS_REC even for the r* values)."""
     flag, rec = PROPAGATION[name]
     return flag | (MS_REC if rec and recursive else 0)
+
+
+def _bad_id_mappings(maps: object, field: str) -> tuple[str, str] | None:
+    """The first problem of one mount's uidMappings or gidMappings (what the
+    kernel would refuse when the launcher writes them to a user namespace)."""
+    if not isinstance(maps, list):
+        return field, "must be a list of mappings"
+    if len(maps) > MAX_ID_EXTENTS:
+        return field, f"{len(maps)} mappings, the kernel takes at most {MAX_ID_EXTENTS}"
+    seen: list[tuple[int, int, int]] = []
+    for j, mp in enumerate(maps):
+        f = f"{field}[{j}]"
+        if not isinstance(mp, dict):
+            return f, "must be an object with containerID, hostID and size"
+        try:
+            cid, hid, size = int(mp["containerID"]), int(mp["hostID"]), int(mp["size"])
+        except (KeyError, TypeError, ValueError):
+            return f, "needs containerID, hostID and size"
+        if size < 1:
+            return f"{f}.size", "must be at least 1"
+        if cid + size > 1 << 32 or hid + size > 1 << 32:
+            return f, f"ids {cid}+{size} / {hid}+{size} go past 4294967295"
+        for k, (c2, h2, s2) in enumerate(seen):
+            if cid < c2 + s2 and c2 < cid + size:
+                return f"{f}.containerID", f"ids {cid}-{cid + size - 1} overlap {field}[{k}]"
+            if hid < h2 + s2 and h2 < hid + size:
+                return f"{f}.hostID", f"ids {hid}-{hid + size - 1} overlap {field}[{k}]"
+        seen.append((cid, hid, size))
+    return None
+
+
+def idmap_problem(m: dict, opts: MountOptions, userns: bool, field: str) -> tuple[str, str] | None:
+    """The first reason mount `m` (at `field`, e.g. "mounts[3]") cannot be
+    idmapped as asked, as (field, message); None when it is not idmapped or
+    is fine.  The runtime-spec (config.md, "idmap"/"ridmap"): the mount's
+    own uidMappings/gidMappings, else the container's user namespace's, and
+    an error when there is none of either; runc 1.2: bind mounts only, both
+    lists or neither.  A mount with mappings of its own needs no user
+    namespace in the container (the kernel does not)."""
+    uid, gid = m.get("uidMappings"), m.get("gidMappings")
+    if not (uid or gid or opts.idmap):
+        return None
+    bind = opts.bind or m.get("type") == "bind"
+    if not bind:
+        what = "idmap" if opts.idmap and not (uid or gid) else "uidMappings/gidMappings"
+        return field, f"{what}: idmapped mounts are bind mounts only, not {m.get('type') or 'no type'!r}"
+    if uid or gid:
+        if not uid:
+            return f"{field}.uidMappings", "an idmapped mount needs both uidMappings and gidMappings (gidMappings is set)"
+        if not gid:
+            return f"{field}.gidMappings", "an idmapped mount needs both uidMappings and gidMappings (uidMappings is set)"
+        return _bad_id_mappings(uid, f"{field}.uidMappings") or _bad_id_mappings(gid, f"{field}.gidMappings")
+    if not userns:
+        opt = "ridmap" if opts.ridmap else "idmap"
+        return f"{field}.options", (f"{opt} without uidMappings/gidMappings takes the container's user namespace "
+                                     "mappings, and linux.namespaces has no user namespace")
+    return None

@@ -190,6 +190,9 @@ MX_COPYUP = 1  # tmpcopyup: the new tmpfs starts with a copy of the directory it
 MX_DIR_MODE = 2  # a tmpfs without mode= takes the mode of the directory it covers (runc)
 MX_RO_LATER = 4  # mounted writable, made read-only by OP_MOUNTS_RO once /dev and mount points are made
 MX_PREOPENED = 8  # bind source opened by the launcher, as the host's root (user namespaces)
+MX_IDMAP = 16  # idmapped (MOUNT_ATTR_IDMAP, by the launcher): args 13/14 are the uid_map/gid_map text
+MX_RIDMAP = 32  # ... on every mount of the tree (ridmap: AT_RECURSIVE)
+MX_IDMAP_PATH = 64  # ... with the mapping of the user namespace at the path in arg 13 (a joined one)
 
 
 def _mount_ext(f: str, dest: str, mtype: str, opts, preopen: bool) -> int:
@@ -226,8 +229,7 @@ def _mounts(plan: Plan, ctx: PlanContext, nss: dict, userns: bool) -> bool:
         opts = parse_options(m.get("options") or [])
         if opts.unsupported:
             raise UnsupportedError(f"{f}.options: mount option {opts.unsupported[0]!r}")
-        if m.get("uidMappings") or m.get("gidMappings"):
-            raise UnsupportedError(f"{f}: idmapped mounts (uidMappings/gidMappings)")
+        idmap = _idmap(ctx, nss, m, opts, userns, f)
         mtype = m.get("type") or ""
         source = m.get("source") or ""
         if mtype == "bind":
@@ -248,11 +250,43 @@ def _mounts(plan: Plan, ctx: PlanContext, nss: dict, userns: bool) -> bool:
                 dev_is_bind = True
             plan.add(o.OP_MOUNT, source, dest, "", 0, "", "rbind" if opts.recursive_bind else "bind",
                      kind, prop, f"{opts.attr_set:x}", f"{opts.attr_clr:x}",
-                     f"{opts.rattr_set:x}", f"{opts.rattr_clr:x}", ext)
+                     f"{opts.rattr_set:x}", f"{opts.rattr_clr:x}", ext | idmap[0], *idmap[1:])
         else:
             plan.add(o.OP_MOUNT, source or mtype, dest, mtype, opts.flags, data, "fs", "dir", prop,
                      "0", "0", f"{opts.rattr_set:x}", f"{opts.rattr_clr:x}", ext)
     return dev_is_bind
+
+
+def _idmap(ctx: PlanContext, nss: dict, m: dict, opts, userns: bool, f: str) -> tuple:
+    """An idmapped bind (runtime-spec 1.2): () when the mount is not one,
+    else (extension bits, uid_map or user namespace path, gid_map).  The
+    launcher opens the bind with the host's credentials and idmaps it with a
+    user namespace carrying the mount's own mappings (made for the purpose),
+    or, for `idmap`/`ridmap` without mappings, the container's: its
+    linux.uidMappings/gidMappings for a new user namespace, the joined one's
+    path otherwise.  Without mappings of its own, the mapping applies to the
+    top mount unless the option is `ridmap` (runc 1.2)."""
+    from pyrunc.linux.mounts import idmap_problem
+
+    bad = idmap_problem(m, opts, userns, f)
+    if bad:
+        raise ConfigError(*bad)
+    uid, gid = m.get("uidMappings"), m.get("gidMappings")
+    if not (uid or gid or opts.idmap):
+        return (0,)
+    if ctx.rootless:
+        raise UnsupportedError(f"{f}: an idmapped mount in a rootless container (mount_setattr needs "
+                               "CAP_SYS_ADMIN over the filesystem's user namespace)")
+    if "mount" in nss and nss["mount"].get("path"):
+        raise UnsupportedError(f"{f}: an idmapped mount in a joined mount namespace")
+    ext = MX_PREOPENED | MX_IDMAP | (MX_RIDMAP if opts.ridmap else 0)
+    if uid:
+        return (ext, _id_map(uid), _id_map(gid))
+    user = nss["user"]
+    if user.get("path"):
+        return (ext | MX_IDMAP_PATH, user["path"], "")
+    linux = ctx.config.get("linux") or {}
+    return (ext, _id_map(linux.get("uidMappings")), _id_map(linux.get("gidMappings")))
 
 
 def _cgroup_mount(plan: Plan, ctx: PlanContext, dest: str, opts, has_cgroupns: bool) -> None:

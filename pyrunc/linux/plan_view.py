@@ -27,7 +27,7 @@ ARGS: dict[int, tuple[str, ...]] = {
     o.OP_ROOT_PROPAGATION: ("flags",),
     o.OP_ROOTFS: ("path", "host_ns"),
     o.OP_MOUNT: ("source", "destination", "fstype", "flags", "data", "kind", "mkkind", "propagation",
-                 "attr_set", "attr_clr", "rattr_set", "rattr_clr", "ext"),
+                 "attr_set", "attr_clr", "rattr_set", "rattr_clr", "ext", "idmap_uid_map", "idmap_gid_map"),
     o.OP_MKNOD: ("path", "type", "major", "minor", "mode", "uid", "gid", "bind"),
     o.OP_SYMLINK: ("target", "path"),
     o.OP_HOOK: ("kind", "path", "args", "env", "timeout", "cwd"),
@@ -103,6 +103,11 @@ def _caps(mask: Any) -> str:
 
     names = mask_to_names(int(str(mask), 16))
     return ",".join(n.removeprefix("CAP_") for n in names) or "-"
+
+
+def _one_line(idmap: Any) -> str:
+    """uid_map text ("0 100000 65536\\n...") as 0:100000:65536,..."""
+    return ",".join(":".join(line.split()) for line in str(idmap or "").splitlines() if line.strip()) or "-"
 
 
 def _mount_flags(flags: int) -> str:
@@ -211,6 +216,10 @@ def text(op: tuple, a: dict[str, Any], config: dict | None = None) -> str:
         notes = [t for bit, t in ((1, "copy of the directory it covers (tmpcopyup)"),
                                   (2, "mode of the directory it covers"), (4, "read-only after setup"),
                                   (8, "source opened by the launcher")) if ext & bit]
+        if ext & 16:  # MX_IDMAP, MX_RIDMAP, MX_IDMAP_PATH
+            by = (f"the user namespace {a.get('idmap_uid_map')}" if ext & 64 else
+                  f"uid map {_one_line(a.get('idmap_uid_map'))} gid map {_one_line(a.get('idmap_gid_map'))}")
+            notes.append(f"{'ridmap: every mount of the tree' if ext & 32 else 'idmapped'} by {by}")
         if notes:
             s += f" [{'; '.join(notes)}]"
         return s
@@ -458,7 +467,7 @@ def locate_error(config: dict, ops: list[tuple], err):  # InitError -> InitError
             src = f"{src.split(' ')[0]} ({_mount_desc(config['mounts'][i])})"
         except (ValueError, IndexError, KeyError):
             pass
-    hint = _hint(ops[err.index], err.errno)
+    hint = "" if "idmap" in err.detail else _hint(ops[err.index], err.errno)
     located = err.with_source(src)
     if hint:
         located.message = f"{located.message} ({hint})"

@@ -211,8 +211,12 @@ def check_mounts(config: Config, bundle: str) -> Iterator[Problem]:
                 f"mounts[{i}].destination",
                 f"relative destination {dest!r} is deprecated, it is taken as relative to /",
             )
-        if (m.get("uidMappings") or m.get("gidMappings")) and not userns:
-            yield _err(f"mounts[{i}].uidMappings", "an idmapped mount needs a user namespace")
+        if m.get("uidMappings") or m.get("gidMappings") or {"idmap", "ridmap"} & set(m.get("options") or []):
+            from pyrunc.linux.mounts import idmap_problem, parse_options
+
+            bad = idmap_problem(m, parse_options(list(m.get("options") or [])), userns, f"mounts[{i}]")
+            if bad:
+                yield _err(*bad)
         opts = m.get("options") or []
         if "tmpcopyup" in opts:
             bind = m.get("type") == "bind" or "bind" in opts or "rbind" in opts

@@ -27,6 +27,12 @@ from tests.conftest import new_id
 HOST_BASE = 100000
 SIZE = 65536
 MAP = [{"containerID": 0, "hostID": HOST_BASE, "size": SIZE}]
+# containerd's default capability set (oci.WithDefaultSpec): its containers'
+# root may chown, which the runc-spec default (AUDIT_WRITE, KILL,
+# NET_BIND_SERVICE) does not allow
+CONTAINERD_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+                   "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+                   "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
 
 
 def idmap_enabled() -> bool:
@@ -93,6 +99,7 @@ def test_user_namespaced_pod_with_idmapped_volume(pyrunc, make_bundle, tmp_path)
         c["linux"]["uidMappings"] = MAP
         c["linux"]["gidMappings"] = MAP
         c["root"]["readonly"] = False
+        c["process"]["capabilities"] = {k: list(CONTAINERD_CAPS) for k in ("bounding", "effective", "permitted")}
         # sysfs stays: the joined net namespace is owned by the joined user namespace
         c["mounts"] += [
             {"destination": "/vol", "type": "bind", "source": str(vol), "options": ["rbind", "rw"],

@@ -273,7 +273,18 @@ SEMANTIC_CASES: list[tuple[str, Mutator, str, str]] = [
     ("bad netDevice name", _set("linux.netDevices", {"eth0": {"name": "a/b"}}),
      "linux.netDevices.eth0.name", "interface name"),
     ("intelRdt closID", _set("linux.intelRdt", {"closID": ".."}), "linux.intelRdt.closID", "'..'"),
-    ("idmapped mount w/o userns", _set("mounts.0.uidMappings", _MAPPING), "mounts[0].uidMappings", "user namespace"),
+    ("idmapped non-bind mount", _both(_set("mounts.0.uidMappings", _MAPPING), _set("mounts.0.gidMappings", _MAPPING)),
+     "mounts[0]", "bind mounts only"),
+    ("idmapped mount w/o gidMappings", _set("mounts.6", {"destination": "/v", "type": "bind", "source": "/tmp",
+                                                          "options": ["rbind"], "uidMappings": _MAPPING}),
+     "mounts[6].gidMappings", "both uidMappings and gidMappings"),
+    ("idmapped mount, size 0", _set("mounts.6", {"destination": "/v", "type": "bind", "source": "/tmp",
+                                                  "options": ["rbind"], "uidMappings": _MAPPING,
+                                                  "gidMappings": [{"containerID": 0, "hostID": 1, "size": 0}]}),
+     "mounts[6].gidMappings[0].size", "at least 1"),
+    ("idmap w/o mappings or userns", _set("mounts.6", {"destination": "/v", "type": "bind", "source": "/tmp",
+                                                        "options": ["rbind", "ridmap"]}),
+     "mounts[6].options", "no user namespace"),
 ]  # fmt: skip
 
 
