@@ -4,7 +4,8 @@ it pyrunc `--systemd-cgroup` side by side with runc `--systemd-cgroup`
 (tests/vm/guest_systemd.py): the scope unit and its properties, the cgroup
 files, a memory limit that holds, update / pause / resume / events --stats /
 ps / kill --all / delete; runc's default cgroupsPath; containerd's runc shim with
-SystemdCgroup and either runtime; AppArmor confinement
+SystemdCgroup and either runtime; podman with cgroup_manager = "systemd";
+AppArmor confinement
 seen from inside a container (init and exec) and an unknown profile refused.
 
 One boot serves the module (~20-40 s to the unit, ~3 min in all).  Skipped
@@ -155,4 +156,23 @@ def test_containerd_with_the_systemd_driver(guest, rt):
     assert r["memory.max"] == str(48 << 20)
     assert r["exec"] == [0, f"0::/system.slice/{unit}"]  # ctr gives no cgroup namespace
     assert r["task_rm"][0] == 0
+    assert r["unit_after"] == {"LoadState": "not-found", "ActiveState": "inactive"}
+
+
+@pytest.mark.parametrize("rt", ["runc", "pyrunc"])
+def test_podman_with_the_systemd_cgroup_manager(guest, rt):
+    """podman 4.3 with cgroup_manager = "systemd" (dbus.socket started in the
+    guest: podman asks systemd over the system bus for conmon's scope):
+    the runtime gets --systemd-cgroup and machine.slice:libpod:<id>."""
+    if "podman" not in guest:
+        pytest.skip("podman is not installed in this root (PYRUNC_VMSD_PODMAN=0 or no binary)")
+    p = guest["podman"]
+    assert p["load"][0] == 0, p["load"]
+    r = p[rt]
+    assert r["run"][0] == 0, r["run"]
+    unit = f"libpod-{r['id']}.scope"
+    assert r["cgroup"] == f"0::/machine.slice/{unit}"
+    assert r["unit"] == {"Slice": "machine.slice", "ControlGroup": f"/machine.slice/{unit}",
+                         "MemoryMax": str(40 << 20), "ActiveState": "active"}
+    assert r["rm"][0] == 0, r["rm"]
     assert r["unit_after"] == {"LoadState": "not-found", "ActiveState": "inactive"}

@@ -37,7 +37,8 @@ profile %s flags=(attach_disconnected,mediate_deleted) {
 
 
 def emit(part: str, **kw) -> None:
-    print("VMSD-JSON " + json.dumps(dict(part=part, **kw)), flush=True)
+    up = (read("/proc/uptime") or "0").split()[0]
+    print("VMSD-JSON " + json.dumps(dict(part=part, at=float(up), **kw)), flush=True)
 
 
 def sh(argv: list[str], timeout: float = 120, **kw) -> subprocess.CompletedProcess:
@@ -279,6 +280,52 @@ def containerd() -> None:
     emit("containerd", **rec)
 
 
+def podman() -> None:
+    """podman with cgroup_manager = "systemd" (what it uses wherever systemd
+    is PID 1): it asks systemd over the system bus for conmon's scope and
+    gives the runtime --systemd-cgroup and machine.slice:libpod:<id>."""
+    sys.path.insert(0, os.path.join(REPO, "tests", "clients"))
+    from image import oci_archive
+
+    d = os.path.join(WORK, "podman")
+    os.makedirs(d)
+    rec: dict = {}
+    if not os.path.exists("/run/dbus/system_bus_socket"):
+        t = time.monotonic()
+        p = sh(["systemctl", "start", "dbus.socket"], timeout=180)
+        rec["dbus_socket"] = [p.returncode, p.stderr.strip()[-200:], round(time.monotonic() - t, 1)]
+    with open(os.path.join(d, "storage.conf"), "w") as f:
+        f.write(f'[storage]\ndriver = "overlay"\ngraphroot = "{d}/graph"\nrunroot = "{d}/run"\n')
+    with open(os.path.join(d, "containers.conf"), "w") as f:
+        f.write('[containers]\nnetns = "none"\ndefault_ulimits = ["nofile=1024:1024"]\n'
+                f'[engine]\ncgroup_manager = "systemd"\nevents_logger = "file"\n'
+                f'events_logfile_path = "{d}/events.log"\ntmp_dir = "{d}/tmp"\n'
+                f'[network]\nnetwork_config_dir = "{d}/net"\n')
+    env = dict(os.environ, CONTAINERS_CONF=f"{d}/containers.conf", CONTAINERS_STORAGE_CONF=f"{d}/storage.conf",
+               XDG_RUNTIME_DIR=f"{d}/xdg")
+    oci_archive(os.path.join(d, "image.tar"), CTR_IMAGE)
+    pm = ["podman", "--cgroup-manager", "systemd"]
+    p = sh(pm + ["load", "-i", os.path.join(d, "image.tar")], timeout=180, env=env)
+    rec["load"] = [p.returncode, p.stderr.strip()[-300:]]
+    for rt, binary in (("runc", "/usr/sbin/runc"), ("pyrunc", PYRUNC)):
+        r: dict = {}
+        name = f"pm{rt}"
+        p = sh(pm + ["--runtime", binary, "run", "-d", "--name", name, "--memory", str(40 << 20), CTR_IMAGE,
+                     "sleep", "1000"], timeout=180, env=env)
+        r["run"] = [p.returncode, p.stderr.strip()[-400:]]
+        cid = p.stdout.strip()
+        pid = sh(pm + ["--runtime", binary, "inspect", "--format", "{{.State.Pid}}", name], env=env).stdout.strip()
+        r["cgroup"] = read(f"/proc/{pid}/cgroup") if pid.isdigit() else pid
+        unit = f"libpod-{cid}.scope"
+        r["unit"] = show(unit, "ControlGroup", "ActiveState", "MemoryMax", "Slice")
+        p = sh(pm + ["--runtime", binary, "rm", "-f", "-t", "0", name], timeout=120, env=env)
+        r["rm"] = [p.returncode, p.stderr.strip()[-300:]]
+        r["unit_after"] = show(unit, "LoadState", "ActiveState")
+        r["id"] = cid
+        rec[rt] = r
+    emit("podman", **rec)
+
+
 DBUS_PROBE = r"""
 import json, os, time
 t0 = time.perf_counter()
@@ -311,7 +358,7 @@ def dbus_cost() -> None:
     # create wall time, systemd driver vs cgroupfs, same bundle (median of 3; TCG: compare, not absolute)
     b = bundle("cost", ["true"], "")
     times: dict[str, list[float]] = {"cgroupfs": [], "systemd": []}
-    for i in range(2):
+    for i in range(1):
         for drv in ("cgroupfs", "systemd"):
             cid = f"cost-{drv}-{i}"
             flags = ["--systemd-cgroup"] if drv == "systemd" else []
@@ -353,6 +400,8 @@ def main() -> int:
     dbus_cost()
     if os.environ.get("PYRUNC_VMSD_CONTAINERD", "1") == "1" and shutil.which("containerd"):
         containerd()
+    if os.environ.get("PYRUNC_VMSD_PODMAN", "1") == "1" and shutil.which("podman"):
+        podman()
     emit("done", uptime=read("/proc/uptime"))
     return 0
 
