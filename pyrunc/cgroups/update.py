@@ -86,7 +86,9 @@ def read_resources(path: str) -> dict:
                 text = f.read()
         data = json.loads(text)
     except OSError as e:
-        raise ConfigError("--resources", f"{path}: {e.strerror}") from None
+        from pyrunc.errors import reason
+
+        raise ConfigError("--resources", f"{path}: {reason(e)}") from None
     except json.JSONDecodeError as e:
         raise ConfigError("--resources", f"{path}: invalid JSON: {e.msg} at line {e.lineno}") from None
     if not isinstance(data, dict):
