@@ -53,7 +53,7 @@ void op_root_propagation(unsigned long flags);
 void op_rootfs(const char *path, int host_ns);
 void op_mount(struct rec *r);
 void op_mknod(struct rec *r);
-void op_symlink(const char *target, const char *dest);
+void op_symlink(const char *target, const char *dest, int replace);
 void op_pivot(int mode);
 void op_readonly_path(const char *path);
 void op_mask_path(const char *path);

@@ -223,7 +223,7 @@ static void run_child(struct plan *p, int start)
 			op_mknod(r);
 			break;
 		case OP_SYMLINK:
-			op_symlink(a[0], a[1]);
+			op_symlink(a[0], a[1], r->nargs > 2 && num(a[2]));
 			break;
 		case OP_HOOKS_SYNC:
 			hooks_sync();

@@ -765,7 +765,9 @@ void op_mknod(struct rec *r)
 	close(parent);
 }
 
-void op_symlink(const char *target, const char *dest)
+/* replace: remove a file already at `dest` first (runc's setupPtmx for
+ * /dev/ptmx); otherwise an existing one is left alone. */
+void op_symlink(const char *target, const char *dest, int replace)
 {
 	const char *base;
 	char dirpath[64], full[PATH_MAX + 64];
@@ -773,6 +775,8 @@ void op_symlink(const char *target, const char *dest)
 	int parent = open_parent(dest, &base);
 	fdpath(dirpath, sizeof(dirpath), parent);
 	snprintf(full, sizeof(full), "%s/%s", dirpath, base);
+	if (replace && unlink(full) < 0 && errno != ENOENT)
+		fail(errno, "removing %s to make it a link to %s", dest, target);
 	if (symlink(target, full) < 0 && errno != EEXIST)
 		fail(errno, "symlink %s -> %s", dest, target);
 	close(parent);

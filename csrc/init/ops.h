@@ -22,7 +22,7 @@ enum pyr_op {
 	OP_MOUNT = 16,          /* src, dest, fstype, flags, data, kind, mkkind, propagation, attr_set, attr_clr,
 	                         * rattr_set, rattr_clr, [ext bits, [uid_map or userns path, gid_map] (MX_IDMAP)] */
 	OP_MKNOD = 17,          /* dest, type, major, minor, mode, uid, gid, bind(0/1) */
-	OP_SYMLINK = 18,        /* target, dest */
+	OP_SYMLINK = 18,        /* target, dest, [replace an existing file (0/1)] */
 	OP_HOOKS_SYNC = 19,
 	OP_HOOK = 20,           /* kind, path, argv(\0 sep), env(\0 sep), timeout, cwd, [home from passwd(0/1)] */
 	OP_PIVOT = 21,          /* no_pivot(0/1) */

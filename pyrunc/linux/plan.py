@@ -313,12 +313,20 @@ def _devices(plan: Plan, ctx: PlanContext, linux: dict, userns: bool) -> None:
     for i, d in enumerate(linux.get("devices") or []):
         dev = from_config(d)
         path = clean_destination(dev.path, f"linux.devices[{i}].path")
+        if path == "/dev/ptmx":
+            # runc's setupPtmx replaces whatever is there with the pts/ptmx
+            # link (podman --privileged lists the host's ptmx): a node would
+            # open the host's devpts instance, not the container's
+            continue
+        # fileMode: the permission bits only (runc: `&^ S_IFMT`; podman
+        # --privileged sends the host nodes' whole st_mode)
         devices[path] = Device(path, dev.type, dev.major, dev.minor, dev.mode, dev.uid, dev.gid)
     for dev in devices.values():
         plan.add(o.OP_MKNOD, dev.path, dev.type, dev.major, dev.minor, dev.mode & 0o7777, dev.uid, dev.gid,
                  int(userns))
     for target, link in DEFAULT_SYMLINKS:
-        plan.add(o.OP_SYMLINK, target, link)
+        # /dev/ptmx: an existing file (an image's node) is replaced (runc's setupPtmx)
+        plan.add(o.OP_SYMLINK, target, link, int(link == "/dev/ptmx"))
     if ctx.host_has_kcore:
         plan.add(o.OP_SYMLINK, "/proc/kcore", "/dev/core")
 

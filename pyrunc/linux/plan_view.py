@@ -29,7 +29,7 @@ ARGS: dict[int, tuple[str, ...]] = {
     o.OP_MOUNT: ("source", "destination", "fstype", "flags", "data", "kind", "mkkind", "propagation",
                  "attr_set", "attr_clr", "rattr_set", "rattr_clr", "ext", "idmap_uid_map", "idmap_gid_map"),
     o.OP_MKNOD: ("path", "type", "major", "minor", "mode", "uid", "gid", "bind"),
-    o.OP_SYMLINK: ("target", "path"),
+    o.OP_SYMLINK: ("target", "path", "replace"),
     o.OP_HOOK: ("kind", "path", "args", "env", "timeout", "cwd"),
     o.OP_PIVOT: ("mode",),
     o.OP_READONLY_PATH: ("path",),

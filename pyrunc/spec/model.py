@@ -5,8 +5,9 @@
 features operation (features.md).
 
 The models accept exactly what the official JSON schemas accept for Linux
-documents (one runc extension aside: `linux.rootfsPropagation` also takes
-rprivate, rshared, rslave and runbindable, which real clients send): strict
+documents (two runc extensions aside, which real clients send:
+`linux.rootfsPropagation` also takes rprivate, rshared, rslave and
+runbindable, and `linux.devices[].fileMode` any uint32): strict
 JSON types (no "1" for 1, no 1.0 for 1, no true for 1), the schema's required
 fields, enums, integer ranges and patterns, and null
 nowhere (the schema has no nullable field).  Unknown properties are ignored,
@@ -47,6 +48,11 @@ UInt16 = Annotated[int, Field(ge=0, le=2**16 - 1)]
 UInt32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
 UInt64 = Annotated[int, Field(ge=0, le=2**64 - 1)]
 FileMode = Annotated[int, Field(ge=0, le=511)]
+# linux.devices[].fileMode: the schema says 0-511, but runc takes any uint32
+# (Go's os.FileMode) and drops the file type bits (`&^ S_IFMT`); podman
+# --privileged sends the host nodes' whole st_mode (0o20666 for a char
+# device): an extension, `validate` warns about it
+DeviceFileMode = UInt32
 
 # defs.json mapStringString: {"patternProperties": {".{1,}": {"type": "string"}}}.
 # A key that the pattern does not match (the empty key, or one made only of
@@ -245,7 +251,7 @@ class Process(OCIModel):
 class Device(OCIModel):
     type: Annotated[str, Field(pattern=r"^[cbup]$")]
     path: str
-    file_mode: Opt[FileMode] = Field(None, alias="fileMode")
+    file_mode: Opt[DeviceFileMode] = Field(None, alias="fileMode")
     major: Opt[Int64] = None
     minor: Opt[Int64] = None
     uid: Opt[UInt32] = None

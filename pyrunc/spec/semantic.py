@@ -447,6 +447,12 @@ def schema_extensions(config: Config) -> Iterator[Problem]:
     if isinstance(prop, str) and prop not in _SCHEMA_PROPAGATION:
         yield _warn("linux.rootfsPropagation", f"{prop!r} is outside the runtime-spec schema "
                                                f"({', '.join(_SCHEMA_PROPAGATION)}); runc and crun accept it")
+    for i, dev in enumerate(_linux(config).get("devices") or []):
+        mode = dev.get("fileMode") if isinstance(dev, dict) else None
+        if isinstance(mode, int) and not isinstance(mode, bool) and mode > 0o777:
+            yield _warn(f"linux.devices[{i}].fileMode", f"{mode} ({mode:#o}) is outside the runtime-spec schema "
+                                                        f"(0-511); as runc, its permission bits {mode & 0o7777:#o} "
+                                                        "are used and the file type bits dropped")
 
 
 def problems(config: Config, bundle: str) -> list[Problem]:

@@ -362,3 +362,24 @@ def test_bind_volume_propagation(pm, mode, expect):
             left = unmount_all(pm.sb, src)
             assert left == [], f"mounts left: {left}"
     assert seen["pyrunc"] == seen["runc"] == expect, seen
+
+
+DEV_VIEW = ("for f in $(find /dev -xdev -type c -o -xdev -type b | sort); do stat -c '%n %a %u:%g %F %t:%T' $f; done;"
+            "grep CapEff /proc/self/status")
+
+
+def test_privileged_like_runc(pm):
+    """podman --privileged passes every host device with its whole st_mode
+    as linux.devices[].fileMode (0o20666 for a char device, past the
+    schema's 0-511): runc drops the file type bits and so does pyrunc (it
+    refused the config); the nodes made are the same."""
+    seen = {}
+    for runtime in ("runc", "pyrunc"):
+        r, cfg = run_with_config(pm, runtime, "--privileged", IMAGE, "sh", "-c", DEV_VIEW)
+        seen[runtime] = (r.returncode, r.stdout, r.stderr)
+        modes = [d.get("fileMode", 0) for d in cfg["linux"]["devices"]]
+        assert max(modes) > 0o7777, modes  # what the test is about: type bits in fileMode
+    lines = {rt: seen[rt][1].splitlines() for rt in seen}
+    assert sorted(set(lines["pyrunc"]) ^ set(lines["runc"])) == [], seen
+    assert seen["pyrunc"] == seen["runc"], seen
+    assert seen["pyrunc"][0] == 0 and "/dev/full 666 0:0 character special file 1:7" in seen["pyrunc"][1], seen

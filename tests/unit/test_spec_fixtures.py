@@ -202,7 +202,7 @@ EDGES: list[tuple[str, Any, bool]] = [
     ("int64 min", _cfg(linux={"resources": {"memory": {"limit": -(2**63)}}}), True),
     ("int64 under", _cfg(linux={"resources": {"memory": {"limit": -(2**63) - 1}}}), False),
     ("fileMode 511", _cfg(linux={"devices": [{"type": "c", "path": "/d", "fileMode": 511}]}), True),
-    ("fileMode 512", _cfg(linux={"devices": [{"type": "c", "path": "/d", "fileMode": 512}]}), False),
+    ("fileMode past uint32", _cfg(linux={"devices": [{"type": "c", "path": "/d", "fileMode": 2**32}]}), False),
     ("pattern before final newline", _proc(rlimits=[{"type": "RLIMIT_CPU\n", "soft": 1, "hard": 1}]), True),
     ("pattern lower case", _proc(rlimits=[{"type": "RLIMIT_cpu", "soft": 1, "hard": 1}]), False),
     ("empty annotation key, any value", _cfg(annotations={"": 5}), True),
@@ -219,6 +219,17 @@ EDGES: list[tuple[str, Any, bool]] = [
     ("memBwSchema", _cfg(linux={"intelRdt": {"memBwSchema": "L3:0=1"}}), False),
     ("state paused", {"ociVersion": "1", "id": "a", "status": "paused", "bundle": "/b"}, False),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", [512, 0o20666, 0o60600])
+def test_device_file_mode_past_the_schema_is_runcs_extension(mode: int) -> None:
+    """The one deliberate difference with the official schema (0-511): runc
+    takes any uint32 fileMode and drops the file type bits, and podman
+    --privileged sends the host nodes' st_mode (0o20666 for /dev/full)."""
+    doc = _cfg(linux={"devices": [{"type": "c", "path": "/d", "major": 1, "minor": 7, "fileMode": mode}]})
+    assert verdicts("config", doc) == {
+        "model": True, "compiled": True, "generated schema": True, "official schema": False
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("doc,expected", [e[1:] for e in EDGES], ids=[e[0] for e in EDGES])
