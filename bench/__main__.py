@@ -33,6 +33,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                    help="override every repetition count")
     p.add_argument("--list-sizes", metavar="N,N,...",
                    help="store sizes for the list case (default 1,100,1000; quick 1,100)")
+    p.add_argument("--lifecycles", metavar="N[,W]",
+                   help="throughput case: N lifecycles, W at a time (default 48,8)")
     p.add_argument("--json", metavar="FILE", help="also write all samples and medians as JSON")
     p.add_argument("--workdir", metavar="DIR", help="parent of the temporary directory (default $TMPDIR)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -94,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         sizes = sizes.scaled(args.repeat)
     if args.list_sizes:
         sizes = type(sizes)(**{**sizes.__dict__, "list_sizes": tuple(int(x) for x in args.list_sizes.split(","))})
+
+    if args.lifecycles:
+        n, _, w = args.lifecycles.partition(",")
+        sizes = type(sizes)(**{**sizes.__dict__, "throughput": int(n),
+                               "throughput_parallel": int(w or sizes.throughput_parallel)})
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up on kill too
     proc.become_subreaper()

@@ -9,6 +9,7 @@ import os
 import shutil
 from typing import Any
 
+from . import k8s
 from .proc import BenchError
 
 BUSYBOX = "/bin/busybox"
@@ -75,14 +76,24 @@ def config(rootfs: str, args: list[str]) -> dict[str, Any]:
 
 
 class Bundles:
-    """<dir>/rootfs, <dir>/true/config.json and <dir>/sleep/config.json."""
+    """<dir>/rootfs, <dir>/true/config.json and <dir>/sleep/config.json, and
+    the Kubernetes-like <dir>/k8s-true and <dir>/k8s-sleep (bench/k8s.py)."""
 
     def __init__(self, directory: str) -> None:
         self.rootfs = os.path.join(directory, "rootfs")
         self.true = os.path.join(directory, "true")
         self.sleep = os.path.join(directory, "sleep")
+        self.k8s_true = os.path.join(directory, "k8s-true")
+        self.k8s_sleep = os.path.join(directory, "k8s-sleep")
         build_rootfs(self.rootfs)
-        for bundle, args in ((self.true, ["/bin/true"]), (self.sleep, ["/bin/sleep", "1000000"])):
+        volumes_dir = os.path.join(directory, "volumes")
+        volumes = k8s.prepare_volumes(volumes_dir, self.rootfs)
+        for bundle, args, kube in ((self.true, ["/bin/true"], False), (self.sleep, ["/bin/sleep", "1000000"], False),
+                                   (self.k8s_true, ["/bin/true"], True),
+                                   (self.k8s_sleep, ["/bin/sleep", "1000000"], True)):
             os.makedirs(bundle)
+            spec = config(self.rootfs, args)
+            if kube:
+                spec = k8s.config(spec, volumes_dir, volumes)
             with open(os.path.join(bundle, "config.json"), "w") as f:
-                json.dump(config(self.rootfs, args), f, indent=1)
+                json.dump(spec, f, indent=1)

@@ -248,6 +248,125 @@ def case_memory(ctx: Context) -> list[Row]:
     return list(rows.values())
 
 
+def case_pause(ctx: Context) -> list[Row]:
+    """pause and resume of a running `sleep` container, each timed alone."""
+    rows = _rows("pause", "ms", {"pause": "pause (running)", "resume": "resume (paused)"})
+    live: dict[str, str] = {}
+    try:
+        for rt in ctx.runtimes:
+            cid = ctx.new_id(rt, "pz")
+            rt.run("run", "--detach", "--bundle", ctx.bundles.sleep, cid)
+            live[rt.name] = cid
+
+        def step(rt: Runtime, i: int) -> dict[str, float]:
+            out = {"pause": rt.run("pause", live[rt.name]).seconds * MS}
+            out["resume"] = rt.run("resume", live[rt.name]).seconds * MS
+            return out
+
+        ctx.paired(rows, ctx.sizes.ops, step)
+    finally:
+        for rt in ctx.runtimes:
+            if rt.name in live:
+                rt.try_run("delete", "--force", live[rt.name])
+                rt.forget(live[rt.name])
+    return list(rows.values())
+
+
+def case_k8s(ctx: Context) -> list[Row]:
+    """The Kubernetes-like bundle (bench/k8s.py: docker's seccomp profile,
+    20 mounts, six namespaces, resources): `run` of /bin/true, and `create`
+    alone (force-deleted afterwards, untimed)."""
+    rows = _rows("k8s", "ms", {"run": "k8s-like: run /bin/true", "create": "k8s-like: create"})
+
+    def step(rt: Runtime, i: int) -> dict[str, float]:
+        cid = ctx.new_id(rt, "k8r")
+        out = {"run": rt.run("run", "--bundle", ctx.bundles.k8s_true, cid).seconds * MS}
+        rt.forget(cid)
+        cid = ctx.new_id(rt, "k8c")
+        out["create"] = rt.run("create", "--bundle", ctx.bundles.k8s_sleep, cid).seconds * MS
+        rt.try_run("delete", "--force", cid)
+        rt.forget(cid)
+        return out
+
+    ctx.paired(rows, ctx.sizes.run, step)
+    return list(rows.values())
+
+
+def _lifecycle(rt: Runtime, ctx: Context, bundle: str, cid: str) -> None:
+    """create, start, state, kill KILL, wait for the init, delete: what a
+    shim asks of the runtime for one short-lived container."""
+    pid_file = ctx.pid_file(rt, cid)
+    rt.run("create", "--bundle", bundle, "--pid-file", pid_file, cid)
+    pid = proc.read_pid_file(pid_file)
+    rt.run("start", cid)
+    rt.run("state", cid)
+    rt.run("kill", cid, "KILL")
+    proc.wait_exit(pid)
+    rt.run("delete", cid)
+
+
+def case_throughput(ctx: Context) -> list[Row]:
+    """N lifecycles (create, start, state, kill, delete of a `sleep`
+    container), `parallel` at a time: wall time of the batch, and the CPU
+    seconds (user+sys) of every process the batch ran (runtime processes,
+    their helpers and the container inits, all reaped by the harness) per
+    lifecycle. Plain bundle and the Kubernetes-like one."""
+    import resource
+    import threading
+
+    n, width = ctx.sizes.throughput, ctx.sizes.throughput_parallel
+    rows = _rows("throughput", "ms", {
+        "wall": f"{n} lifecycles, {width} at a time (wall)",
+        "cpu": "  CPU (user+sys) per lifecycle",
+        "k8s_wall": f"{n} k8s-like lifecycles, {width} at a time (wall)",
+        "k8s_cpu": "  CPU (user+sys) per k8s-like lifecycle",
+    })
+
+    def batch(rt: Runtime, bundle: str, tag: str) -> tuple[float, float]:
+        ids = [ctx.new_id(rt, tag) for _ in range(n)]
+        todo = list(reversed(ids))
+        lock = threading.Lock()
+        errors: list[str] = []
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    if not todo or errors:
+                        return
+                    cid = todo.pop()
+                try:
+                    _lifecycle(rt, ctx, bundle, cid)
+                except proc.BenchError as exc:
+                    with lock:
+                        errors.append(str(exc))
+
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(width)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+        proc.reap()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        for cid in ids:
+            rt.forget(cid)
+        if errors:
+            rt.cleanup()
+            raise proc.BenchError(errors[0])
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return wall, cpu / n
+
+    def step(rt: Runtime, i: int) -> dict[str, float]:
+        wall, cpu = batch(rt, ctx.bundles.sleep, "tp")
+        kwall, kcpu = batch(rt, ctx.bundles.k8s_sleep, "tk")
+        return {"wall": wall * MS, "cpu": cpu * MS, "k8s_wall": kwall * MS, "k8s_cpu": kcpu * MS}
+
+    ctx.paired(rows, ctx.sizes.throughput_reps, step, warmup=0)
+    return list(rows.values())
+
+
 def _docker_runtimes() -> tuple[dict[str, str], str]:
     """dockerd's registered runtimes {name: path}, or ("", reason) to skip."""
     if shutil.which("docker") is None:
@@ -366,6 +485,9 @@ CASES = {
     "state": case_state,
     "list": case_list,
     "concurrent": case_concurrent,
+    "throughput": case_throughput,
+    "pause": case_pause,
+    "k8s": case_k8s,
     "memory": case_memory,
     "docker": case_docker,
     "pod": case_pod,

@@ -26,16 +26,20 @@ class Sizes:
     concurrent_reps: int
     memory: int
     docker: int
+    throughput: int = 48  # lifecycles per batch
+    throughput_parallel: int = 8  # at a time
+    throughput_reps: int = 3
 
     def scaled(self, n: int) -> "Sizes":
         """Every repetition count set to n (sizes of the store unchanged)."""
-        return Sizes(n, n, n, self.list_sizes, n, self.concurrent, n, n, n)
+        return Sizes(n, n, n, self.list_sizes, n, self.concurrent, n, n, n,
+                     self.throughput, self.throughput_parallel, n)
 
 
 QUICK = Sizes(run=10, cycle=10, ops=10, list_sizes=(1, 100), list_reps=5,
-              concurrent=50, concurrent_reps=1, memory=3, docker=5)
+              concurrent=50, concurrent_reps=1, memory=3, docker=5, throughput_reps=1)
 FULL = Sizes(run=40, cycle=30, ops=30, list_sizes=(1, 100, 1000), list_reps=15,
-             concurrent=50, concurrent_reps=5, memory=10, docker=20)
+             concurrent=50, concurrent_reps=5, memory=10, docker=20, throughput_reps=3)
 
 # One step measures one runtime once: it returns {row key: value}.
 Step = Callable[[Runtime, int], dict[str, float]]

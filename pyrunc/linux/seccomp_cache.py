@@ -104,7 +104,7 @@ def compile_cached(seccomp: dict[str, Any], root: str, field: str,
         from pyrunc.store import write_atomic
 
         os.makedirs(d, mode=0o700, exist_ok=True)
-        write_atomic(path, jsontext.dumps(entry).encode())
+        write_atomic(path, jsontext.dumps(entry).encode(), durable=True)
     except OSError:
         pass  # a cache that cannot be written only costs time
     return prog

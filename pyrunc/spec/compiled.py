@@ -139,17 +139,35 @@ def _core() -> Any:
     if name in sys.modules:
         return sys.modules[name]
     try:
-        from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, ModuleSpec
+        # importlib.machinery's names, from the modules the interpreter has
+        # already loaded (importlib's package imports `warnings`: ~0.6 ms)
+        from _frozen_importlib import ModuleSpec
+        from _frozen_importlib_external import ExtensionFileLoader
+        from _imp import extension_suffixes
 
         found = [os.path.join(d, "pydantic_core", f"_pydantic_core{suffix}")
-                 for d in sys.path for suffix in EXTENSION_SUFFIXES]
+                 for d in sys.path for suffix in extension_suffixes()]
         found = [so for so in found if os.path.isfile(so)]
         if not found:
             raise ImportError(name)
         loader = ExtensionFileLoader(name, found[0])
         spec = ModuleSpec(name, loader, origin=found[0])
-        mod = loader.create_module(spec)
-        loader.exec_module(mod)
+        # The extension's init asks for `datetime.datetime_CAPI`: the C
+        # module `_datetime` holds it, and `datetime.py` is its pure-Python
+        # twin that ends by importing it (~1.5 ms).  `_datetime` stands in
+        # for `datetime` during the init only; a later `import datetime`
+        # gets the real module, whose types are the same C types.
+        alias = "datetime" not in sys.modules
+        if alias:
+            import _datetime
+
+            sys.modules["datetime"] = _datetime
+        try:
+            mod = loader.create_module(spec)
+            loader.exec_module(mod)
+        finally:
+            if alias and sys.modules.get("datetime") is _datetime:
+                del sys.modules["datetime"]
         sys.modules[name] = mod
         return mod
     except Exception:
