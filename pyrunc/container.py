@@ -247,11 +247,10 @@ class Container:
             raise NotRunning(self.id)
         if all_processes:
             cg = self.cgroup()
-            if cg is not None:
-                # runc: with --all, the init having exited is no reason to
-                # stop (a shared-pid pod's orphans are still to be signalled)
-                if st == STOPPED and not self.owned_pids(cg):
-                    raise NotRunning(self.id)
+            # runc: with --all, the init having exited is no reason to stop
+            # (a shared-pid pod's orphans are still to be signalled), and a
+            # stopped container with nothing left is not an error
+            if cg is not None and (st != STOPPED or self.owned_pids(cg)):
                 own = self.ownership()
                 cg.kill_all(sig, None if own.trivial else own.owns)
                 return

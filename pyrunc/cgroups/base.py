@@ -111,6 +111,14 @@ class Manager(ABC):
         `owns(pid)` is true): freeze, signal each pid, thaw (like runc),
         so nothing forks while we iterate. A paused container stays paused
         unless the signal is SIGKILL (frozen tasks die only once thawed)."""
+        if sig == 0:  # a liveness probe: nothing to freeze for
+            for pid in self.pids():
+                if owns is None or owns(pid):
+                    try:
+                        os.kill(pid, 0)
+                    except ProcessLookupError:
+                        pass
+            return
         was_frozen = self.frozen()
         froze = False
         if not was_frozen:
