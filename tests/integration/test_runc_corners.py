@@ -353,7 +353,8 @@ def test_pidfd_socket_gets_the_init(pyrunc, make_bundle, pidfd_receiver, cmd):
 def test_pidfd_socket_on_exec(pyrunc, make_bundle, pidfd_receiver):
     cid = _running(pyrunc, make_bundle)
     r = pidfd_receiver()
-    p = pyrunc("exec", "--pidfd-socket", r.path, cid, "sh", "-c", "echo $$")
+    # alive a moment: the receiver reads the pidfd's fdinfo when it gets it
+    p = pyrunc("exec", "--pidfd-socket", r.path, cid, "sh", "-c", "echo $$; sleep 1")
     assert p.returncode == 0, p.stderr
     got = r.result()
     assert got["msg"] == b"setns" and got["NSpid"][-1] == p.stdout.strip(), (got, p.stdout)
