@@ -86,8 +86,16 @@ def test_exec_process_is_in_the_init_s_cgroup(pyrunc, running, tmp_path):
         init = f.read()
     assert mine == init and cid in mine
     assert ns_inodes(pid) == ns_inodes(init_pid)
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        assert f.read().split(b"\0")[:2] == [b"sleep", b"100"]
+    # exec -d returns once the process is set up, maybe just before its
+    # execve (runc's too): give the exec a moment
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().split(b"\0")[:2]
+        if cmd == [b"sleep", b"100"]:
+            break
+        time.sleep(0.01)
+    assert cmd == [b"sleep", b"100"]
     # detached: the process outlives pyrunc and dies with the container
     pyrunc("kill", cid, "KILL", check=True)
     deadline = time.monotonic() + 10
