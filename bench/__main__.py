@@ -33,6 +33,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                    help="override every repetition count")
     p.add_argument("--list-sizes", metavar="N,N,...",
                    help="store sizes for the list case (default 1,100,1000; quick 1,100)")
+    p.add_argument("--cpu", action="store_true",
+                   help="beside each single-command row, the command's CPU time (user+sys, wait4): "
+                        "far less inflated by other load than wall time")
     p.add_argument("--lifecycles", metavar="N[,W]",
                    help="throughput case: N lifecycles, W at a time (default 48,8)")
     p.add_argument("--json", metavar="FILE", help="also write all samples and medians as JSON")
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             rt.stderr_path = os.path.join(workdir, f"stderr-{rt.name}.log")
             versions[rt.name] = f"{' '.join(rt.command)} ({rt.version()})"
         ctx = Context(workdir, bundles, [], sizes, args.workers, args.docker_image, _log,
-                      private_dockerd=args.dockerd)
+                      private_dockerd=args.dockerd, cpu=args.cpu)
         _log(f"bench: {machine.one_line(info)}")
         for rt in runtimes:
             resolved = shutil.which(rt.command[0]) or ""

@@ -25,18 +25,33 @@ MIB = 1024.0
 TIME = "/usr/bin/time"  # GNU time, for the peak RSS of a runtime process
 
 
-def _rows(case: str, unit: str, labels: dict[str, str]) -> dict[str, Row]:
-    return {key: Row(case, label, unit) for key, label in labels.items()}
+def _rows(case: str, unit: str, labels: dict[str, str], cpu: bool = False) -> dict[str, Row]:
+    """One row per label; with cpu (--cpu), a "CPU" row after each, key `<key>_cpu`."""
+    rows = {}
+    for key, label in labels.items():
+        rows[key] = Row(case, label, unit)
+        if cpu:
+            rows[f"{key}_cpu"] = Row(case, f"  CPU: {label}", unit)
+    return rows
+
+
+def _ms(out: dict[str, float], key: str, res: proc.Result, cpu: bool) -> proc.Result:
+    """Record res's wall ms under key (and its CPU ms under key_cpu with --cpu)."""
+    out[key] = res.seconds * MS
+    if cpu:
+        out[f"{key}_cpu"] = res.cpu * MS
+    return res
 
 
 def case_run(ctx: Context) -> list[Row]:
-    rows = _rows("run", "ms", {"run": "run /bin/true"})
+    rows = _rows("run", "ms", {"run": "run /bin/true"}, ctx.cpu)
 
     def step(rt: Runtime, i: int) -> dict[str, float]:
         cid = ctx.new_id(rt, "run")
-        res = rt.run("run", "--bundle", ctx.bundles.true, cid)
+        out: dict[str, float] = {}
+        _ms(out, "run", rt.run("run", "--bundle", ctx.bundles.true, cid), ctx.cpu)
         rt.forget(cid)  # `run` deletes the container when its process exits
-        return {"run": res.seconds * MS}
+        return out
 
     ctx.paired(rows, ctx.sizes.run, step)
     return list(rows.values())
@@ -70,18 +85,19 @@ def case_ops(ctx: Context) -> list[Row]:
         "state": "state (running)",
         "kill": "kill KILL (running)",
         "delete": "delete (stopped)",
-    })
+    }, ctx.cpu)
 
     def step(rt: Runtime, i: int) -> dict[str, float]:
         cid = ctx.new_id(rt, "ops")
         pid_file = ctx.pid_file(rt, cid)
         rt.run("create", "--bundle", ctx.bundles.sleep, "--pid-file", pid_file, cid)
         pid = proc.read_pid_file(pid_file)
-        out = {"start": rt.run("start", cid).seconds * MS}
-        out["state"] = rt.run("state", cid).seconds * MS
-        out["kill"] = rt.run("kill", cid, "KILL").seconds * MS
+        out: dict[str, float] = {}
+        _ms(out, "start", rt.run("start", cid), ctx.cpu)
+        _ms(out, "state", rt.run("state", cid), ctx.cpu)
+        _ms(out, "kill", rt.run("kill", cid, "KILL"), ctx.cpu)
         proc.wait_exit(pid)
-        out["delete"] = rt.run("delete", cid).seconds * MS
+        _ms(out, "delete", rt.run("delete", cid), ctx.cpu)
         rt.forget(cid)
         return out
 
@@ -153,7 +169,7 @@ def case_list(ctx: Context) -> list[Row]:
             "list": f"list ({size} in store)",
             "state": f"state ({size} in store)",
             "create": f"create ({size} in store)",
-        })
+        }, ctx.cpu)
         for rt in list(live):
             try:
                 _populate(ctx, rt, stores[rt.name], size)
@@ -164,10 +180,11 @@ def case_list(ctx: Context) -> list[Row]:
                 rt.cleanup()
 
         def step(rt: Runtime, i: int) -> dict[str, float]:
-            out = {"list": rt.run("list").seconds * MS}
-            out["state"] = rt.run("state", stores[rt.name][0]).seconds * MS
+            out: dict[str, float] = {}
+            _ms(out, "list", rt.run("list"), ctx.cpu)
+            _ms(out, "state", rt.run("state", stores[rt.name][0]), ctx.cpu)
             cid = ctx.new_id(rt, "lcr")
-            out["create"] = rt.run("create", "--bundle", ctx.bundles.true, cid).seconds * MS
+            _ms(out, "create", rt.run("create", "--bundle", ctx.bundles.true, cid), ctx.cpu)
             rt.try_run("delete", "--force", cid)
             rt.forget(cid)
             return out
@@ -250,7 +267,7 @@ def case_memory(ctx: Context) -> list[Row]:
 
 def case_pause(ctx: Context) -> list[Row]:
     """pause and resume of a running `sleep` container, each timed alone."""
-    rows = _rows("pause", "ms", {"pause": "pause (running)", "resume": "resume (paused)"})
+    rows = _rows("pause", "ms", {"pause": "pause (running)", "resume": "resume (paused)"}, ctx.cpu)
     live: dict[str, str] = {}
     try:
         for rt in ctx.runtimes:
@@ -259,8 +276,9 @@ def case_pause(ctx: Context) -> list[Row]:
             live[rt.name] = cid
 
         def step(rt: Runtime, i: int) -> dict[str, float]:
-            out = {"pause": rt.run("pause", live[rt.name]).seconds * MS}
-            out["resume"] = rt.run("resume", live[rt.name]).seconds * MS
+            out: dict[str, float] = {}
+            _ms(out, "pause", rt.run("pause", live[rt.name]), ctx.cpu)
+            _ms(out, "resume", rt.run("resume", live[rt.name]), ctx.cpu)
             return out
 
         ctx.paired(rows, ctx.sizes.ops, step)
@@ -276,14 +294,15 @@ def case_k8s(ctx: Context) -> list[Row]:
     """The Kubernetes-like bundle (bench/k8s.py: docker's seccomp profile,
     20 mounts, six namespaces, resources): `run` of /bin/true, and `create`
     alone (force-deleted afterwards, untimed)."""
-    rows = _rows("k8s", "ms", {"run": "k8s-like: run /bin/true", "create": "k8s-like: create"})
+    rows = _rows("k8s", "ms", {"run": "k8s-like: run /bin/true", "create": "k8s-like: create"}, ctx.cpu)
 
     def step(rt: Runtime, i: int) -> dict[str, float]:
         cid = ctx.new_id(rt, "k8r")
-        out = {"run": rt.run("run", "--bundle", ctx.bundles.k8s_true, cid).seconds * MS}
+        out: dict[str, float] = {}
+        _ms(out, "run", rt.run("run", "--bundle", ctx.bundles.k8s_true, cid), ctx.cpu)
         rt.forget(cid)
         cid = ctx.new_id(rt, "k8c")
-        out["create"] = rt.run("create", "--bundle", ctx.bundles.k8s_sleep, cid).seconds * MS
+        _ms(out, "create", rt.run("create", "--bundle", ctx.bundles.k8s_sleep, cid), ctx.cpu)
         rt.try_run("delete", "--force", cid)
         rt.forget(cid)
         return out

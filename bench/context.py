@@ -55,6 +55,7 @@ class Context:
     docker_image: str
     log: Callable[[str], None]
     private_dockerd: bool = False
+    cpu: bool = False  # --cpu: a CPU-time row beside each single-command row
     _seq: "itertools.count[int]" = field(default_factory=itertools.count)
 
     def new_id(self, rt: Runtime, tag: str) -> str:

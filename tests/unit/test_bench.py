@@ -96,14 +96,15 @@ def test_bench_end_to_end_with_runc(tmp_path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--runtime", "runc=runc", "-n", "1", "--list-sizes", "1,3",
          "--only", "run,cycle,ops,list,memory,pause,k8s,throughput", "--lifecycles", "3,2",
-         "--workdir", str(tmp_path), "--json", str(out)],
+         "--cpu", "--workdir", str(tmp_path), "--json", str(out)],
         cwd=repo, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
     labels = {r["label"]: r for r in data["rows"]}
     assert "list (3 in store)" in labels and "created init RssAnon" in labels
-    assert {"pause (running)", "k8s-like: create", "3 lifecycles, 2 at a time (wall)"} <= set(labels)
+    assert {"pause (running)", "k8s-like: create", "3 lifecycles, 2 at a time (wall)",
+            "  CPU: state (running)"} <= set(labels)
     for r in data["rows"]:
         assert r["errors"] == {}, r
         assert len(r["samples"]["runc"]) == 1, r
