@@ -8,7 +8,8 @@ SystemdCgroup and either runtime; podman with cgroup_manager = "systemd";
 AppArmor confinement
 seen from inside a container (init and exec) and an unknown profile refused.
 
-One boot serves the module (~20-40 s to the unit, ~3 min in all).  Skipped
+One boot serves the module (12-35 s to the unit; 100-180 s in all, up to
+~4 min when the host is loaded).  Skipped
 only where the host cannot boot the guest (no qemu, no kernel, no systemd on
 this root) or inside a VM already.  Run it alone with ``pytest -m vm
 tests/test_vm_systemd.py``; PYRUNC_VMSD_TIMEOUT (s, default 480)."""
@@ -168,6 +169,8 @@ def test_podman_with_the_systemd_cgroup_manager(guest, rt):
         pytest.skip("podman is not installed in this root (PYRUNC_VMSD_PODMAN=0 or no binary)")
     p = guest["podman"]
     assert p["load"][0] == 0, p["load"]
+    if rt not in p:
+        pytest.skip("podman with runc runs only with PYRUNC_VMSD_PODMAN_RUNC=1 (time budget; it passes)")
     r = p[rt]
     assert r["run"][0] == 0, r["run"]
     unit = f"libpod-{r['id']}.scope"

@@ -52,7 +52,8 @@ class SystemdBus:
         candidates.append((bus_path, True))
         for path, on_bus in candidates:
             try:
-                sock = prep_socket(path, False, timeout=5.0)
+                # PID 1 answers late when busy (a loaded host; TCG): as patient as for a job
+                sock = prep_socket(path, False, timeout=JOB_TIMEOUT)
             except (OSError, ValueError) as e:  # jeepney's auth errors are ValueErrors
                 errors.append(f"{path}: {e}")
                 continue

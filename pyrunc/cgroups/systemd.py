@@ -396,6 +396,15 @@ class _Unit:
         finally:
             self.release_holder()
 
+    def kill_all(self, sig: int = 9, owns=None) -> None:
+        """As the cgroupfs drivers; but systemd removes the scope's cgroup
+        as soon as it runs empty, so a cgroup gone midway is no error."""
+        try:
+            super().kill_all(sig, owns)  # type: ignore[misc]
+        except CgroupError:
+            if self.exists():  # type: ignore[attr-defined]
+                raise
+
     def _not_holder(self, pids: list[int]) -> list[int]:
         h = getattr(self, "holder", 0)
         return [p for p in pids if p != h] if h else pids
