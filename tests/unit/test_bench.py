@@ -109,3 +109,30 @@ def test_bench_end_to_end_with_runc(tmp_path) -> None:
         assert r["errors"] == {}, r
         assert len(r["samples"]["runc"]) == 1, r
     assert os.listdir(tmp_path) == ["out.json"]  # the work directory was removed
+
+
+@pytest.mark.skipif(shutil.which("runc") is None or os.geteuid() != 0, reason="needs root and runc")
+def test_bench_short_pyrunc_beside_runc(tmp_path) -> None:
+    """The short version of issue 20's comparison that CI runs: pyrunc
+    (this checkout) and runc through the same cases, every row measured for
+    both and nothing left behind. The figures are printed, never asserted."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.json"
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--runtime", f"pyrunc={sys.executable} -m pyrunc", "--runtime", "runc=runc",
+         "-n", "1", "--only", "ops,pause,k8s,throughput", "--lifecycles", "2,2", "--cpu",
+         "--workdir", str(tmp_path), "--json", str(out)],
+        cwd=repo, capture_output=True, text=True, timeout=300,
+    )
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["rows"]
+    for r in data["rows"]:
+        assert r["errors"] == {}, r
+        assert len(r["samples"]["pyrunc"]) == 1 and len(r["samples"]["runc"]) == 1, r
+    assert os.listdir(tmp_path) == ["out.json"]
