@@ -255,7 +255,7 @@ class Container:
                 cg.kill_all(sig, None if own.trivial else own.owns)
                 return
             if st == STOPPED:
-                raise NotRunning(self.id)
+                return
         self._signal_init(sig)
 
     def _signal_init(self, sig: int) -> None:

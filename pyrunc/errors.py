@@ -106,7 +106,7 @@ class InitError(PyruncError):
 
     Reported by the C helper over the sync socket as (step, errno, detail)."""
 
-    def __init__(self, step: str, errno_: int, detail: str) -> None:
+    def __init__(self, step: str, errno_: int, detail: str, index: int | None = None, source: str = "") -> None:
         import os
 
         self.step = step
@@ -126,13 +126,6 @@ class InitError(PyruncError):
             msg += f": {reason}"
         super().__init__(msg)
 
-
-class HookError(PyruncError):
-    def __init__(self, kind: str, path: str, message: str) -> None:
-        self.kind = kind
-        self.path = path
-        super().__init__(f"{kind} hook {path}: {message}")
-
     @classmethod
     def from_report(cls, text: str) -> "InitError":
         """From the init's "step\terrno\tdetail\tindex" (index last, -1 or
@@ -146,6 +139,13 @@ class HookError(PyruncError):
     def with_source(self, source: str) -> "InitError":
         return type(self)(self.step, self.errno, self.detail, self.index, source)
 
+
+
+class HookError(PyruncError):
+    def __init__(self, kind: str, path: str, message: str) -> None:
+        self.kind = kind
+        self.path = path
+        super().__init__(f"{kind} hook {path}: {message}")
 
 
 class UnsupportedError(PyruncError):
