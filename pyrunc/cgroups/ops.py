@@ -26,18 +26,22 @@ def _cgroup(c):
 
 
 def pause(root: str, cid: str) -> None:
-    _store, c = _load(root, cid)
-    status = c.status()
-    if status not in ("running", "created"):  # runc pauses created containers too
-        raise NotRunning(cid, "container not running" if status != "paused" else "container already paused")
-    _cgroup(c).freeze()
+    store, c = _load(root, cid)
+    # under the container's lock: a concurrent `delete --force` (which thaws
+    # and kills) must not find its processes frozen again behind its back
+    with store.lock(cid):
+        status = c.status()
+        if status not in ("running", "created"):  # runc pauses created containers too
+            raise NotRunning(cid, "container not running" if status != "paused" else "container already paused")
+        _cgroup(c).freeze()
 
 
 def resume(root: str, cid: str) -> None:
-    _store, c = _load(root, cid)
-    if c.status() != "paused":
-        raise StateError(cid, "container not paused")
-    _cgroup(c).thaw()
+    store, c = _load(root, cid)
+    with store.lock(cid):
+        if c.status() != "paused":
+            raise StateError(cid, "container not paused")
+        _cgroup(c).thaw()
 
 
 def update(root: str, cid: str, delta: dict) -> dict:
