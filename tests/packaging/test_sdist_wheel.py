@@ -23,9 +23,17 @@ from tests.conftest import REPO, Runtime, new_id
 pytestmark = pytest.mark.packaging
 
 WHEELHOUSE = REPO / "build" / "wheelhouse"
-# what building (setuptools, cffi; `build` itself) and running pyrunc need
-REQUIREMENTS = ["setuptools>=77", "cffi>=1.16", "build", "click>=8.1", "pydantic>=2.5", "jsonschema>=4.17",
-                "python-prctl>=1.8"]
+def _requirements() -> list[str]:
+    """What building (pyproject's build-system: setuptools, cffi; `build`
+    itself) and running pyrunc (its dependencies) need, read from
+    pyproject.toml so the two cannot drift."""
+    import tomllib
+
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())
+    return [*meta["build-system"]["requires"], "build", *meta["project"]["dependencies"]]
+
+
+REQUIREMENTS = _requirements()
 PIP_QUIET = ["--disable-pip-version-check", "-q"]
 
 
@@ -46,8 +54,11 @@ def _venv(path: Path) -> Path:
 def wheelhouse() -> Path:
     """Wheels of every build and runtime requirement (pip wheel builds
     python-prctl's, which PyPI has only as an sdist)."""
+    import re
+
     have = {p.name.split("-")[0].lower() for p in WHEELHOUSE.glob("*.whl")}
-    if not {"setuptools", "cffi", "build", "click", "pydantic", "jsonschema", "python_prctl"} <= have:
+    want = {re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower().replace("-", "_") for r in REQUIREMENTS}
+    if not want <= have:
         WHEELHOUSE.mkdir(parents=True, exist_ok=True)
         p = subprocess.run([sys.executable, "-m", "pip", "wheel", *PIP_QUIET, "-w", str(WHEELHOUSE), *REQUIREMENTS],
                            capture_output=True, text=True, timeout=900)

@@ -147,9 +147,12 @@ def ensure_packages() -> None:
 
 def python_bin_dirs() -> list[str]:
     """Directories of the real python3 interpreters (not pyenv shims) to put
-    first in the guest PATH: the one ``python3`` on the host PATH resolves to
-    (a shim is asked for its sys.executable), then the one running us."""
+    first in the guest PATH: the one running us (the project's venv, which
+    has pyrunc's dependencies), then the one ``python3`` on the host PATH
+    resolves to (a shim is asked for its sys.executable)."""
     dirs: list[str] = []
+    if sys.executable:
+        dirs.append(str(Path(sys.executable).parent))
     found = shutil.which("python3")
     if found:
         try:
@@ -159,8 +162,6 @@ def python_bin_dirs() -> list[str]:
             exe = ""
         if exe:
             dirs.append(str(Path(exe).parent))
-    if sys.executable:
-        dirs.append(str(Path(sys.executable).parent))
     return dirs
 
 
