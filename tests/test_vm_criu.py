@@ -13,6 +13,17 @@ each scenario with runc and with pyrunc on the same busybox counter bundle:
   restores under a new id;
 * pre-dump: --pre-dump, then a dump with --parent-path, then restore;
 * cross: an image dumped by runc restores under pyrunc, and the reverse;
+* tty: terminal: true with --console-socket; checkpoint, restore with a new
+  --console-socket: the receiver gets the new pty master (CRIU's
+  orphan-pts-master) and the restored init still writes to and reads from
+  its pty;
+* tcp: a busybox nc server and client in one container keep a connection
+  on loopback; checkpoint/restore --tcp-established; the server keeps
+  receiving over the same connection.  pyrunc dumps the container's own
+  netns; runc always empties it (CRIU empty_ns: "runc doesn't manage
+  network devices", lo comes back down and the restore fails with
+  "Network is unreachable"), so runc runs it in an external netns, whose
+  CRIU network lock (iptables chain CRIU) the test removes after restore;
 * bad-input (pyrunc): empty / corrupt image dir, an id that exists, a
   missing bundle: one error line, non-zero exit, nothing left behind.
 
@@ -40,7 +51,7 @@ pytestmark = [
 ]
 
 TIMEOUT = float(os.environ.get("PYRUNC_VM_CRIU_TIMEOUT", "600"))
-SCENARIOS = [f"{s}/{rt}" for s in ("counter", "leave-running", "pre-dump", "cross") for rt in ("runc", "pyrunc")]
+SCENARIOS = [f"{s}/{rt}" for s in ("counter", "leave-running", "pre-dump", "cross", "tty", "tcp") for rt in ("runc", "pyrunc")]
 SCENARIOS.append("bad-input/pyrunc")
 
 

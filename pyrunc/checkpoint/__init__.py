@@ -81,6 +81,12 @@ def cg_mode(mode: str) -> int:
 
 
 def empty_ns_mask(names: tuple[str, ...]) -> int:
+    """CRIU's empty_ns from --empty-ns.  Departure from runc, which always
+    adds network ("runc doesn't manage network devices"): pyrunc dumps and
+    restores a netns of the container's own (lo up, its addresses), so an
+    established connection on loopback restores; runc restores that netns
+    empty and fails with "Network is unreachable" (tests/test_vm_criu.py,
+    tcp).  --empty-ns network gives runc's behaviour."""
     mask = 0
     for name in names:
         if name not in EMPTY_NS:
@@ -511,7 +517,9 @@ def _send_console(path: str, master: int) -> None:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(path)
-        socket.send_fds(s, [os.ttyname(master).encode() if os.isatty(master) else b"/dev/ptmx"], [master])
+        # the name is informational; ttyname() fails on a master (ENOTTY),
+        # runc sends its os.File's name, "orphan-pts-master"
+        socket.send_fds(s, [b"orphan-pts-master"], [master])
     except OSError as e:
         from pyrunc.errors import FileError
 
