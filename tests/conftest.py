@@ -15,6 +15,19 @@ from typing import Any, Callable
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_path(*parts: str) -> Path:
+    """A file of the shared reference data (the runtime-spec schemas and
+    fixtures, the CRI protocol), read in place, never copied: $PYRUNC_SHARED,
+    else `shared` beside the checkout, else /work/shared (where this
+    machine keeps it, for a checkout cloned anywhere else)."""
+    candidates = [Path(os.environ["PYRUNC_SHARED"])] if os.environ.get("PYRUNC_SHARED") else []
+    candidates += [REPO.parent / "shared", Path("/work/shared")]
+    for base in candidates:
+        if (base / Path(*parts)).exists():
+            return base / Path(*parts)
+    return candidates[0] / Path(*parts)
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 PYRUNC = [sys.executable, "-m", "pyrunc"]
 

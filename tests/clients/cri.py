@@ -40,7 +40,9 @@ from typing import Any
 from tests.clients.harness import Sandbox, stop_pid, wait_for
 from tests.clients.image import oci_archive
 
-PROTO = Path(__file__).resolve().parents[3] / "shared" / "cri-api" / "runtime" / "v1" / "api.proto"
+from tests.conftest import shared_path  # noqa: E402
+
+PROTO = shared_path("cri-api", "runtime", "v1", "api.proto")
 IMAGE = "docker.io/library/pbusybox:latest"
 PAUSE_IMAGE = "docker.io/library/ppause:latest"
 HANDLERS = ("runc", "pyrunc")

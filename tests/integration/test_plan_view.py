@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import new_id
+from tests.conftest import new_id, shared_path
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "oci-spec-v1.3.0" / "fixtures" / "config"
+FIXTURES = shared_path("oci-spec-v1.3.0", "fixtures", "config")
 
 
 def plan_json(pyrunc, b, *extra: str) -> list[dict]:

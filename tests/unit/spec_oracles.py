@@ -16,9 +16,9 @@ from referencing.jsonschema import DRAFT4
 from pyrunc.spec.model import Features, Spec, State
 
 REPO = Path(__file__).resolve().parents[2]
-OFFICIAL = Path("/work/shared/oci-spec-v1.3.0")
-if not OFFICIAL.is_dir():
-    OFFICIAL = REPO.parent / "shared" / "oci-spec-v1.3.0"
+from tests.conftest import shared_path  # noqa: E402
+
+OFFICIAL = shared_path("oci-spec-v1.3.0")
 GENERATED = REPO / "oci-spec"
 
 KINDS: dict[str, type[pydantic.BaseModel]] = {"config": Spec, "state": State, "features": Features}

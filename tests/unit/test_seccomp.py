@@ -264,7 +264,9 @@ def test_features() -> None:
     assert (major, minor) >= (2, 5)
     import jsonschema
 
-    with open("/work/shared/oci-spec-v1.3.0/defs-linux.json") as f:
+    from tests.conftest import shared_path
+
+    with open(shared_path("oci-spec-v1.3.0", "defs-linux.json")) as f:
         defs = json.load(f)["definitions"]
     for key, ref in (("actions", "SeccompAction"), ("operators", "SeccompOperators"),
                      ("archs", "SeccompArch"), ("knownFlags", "SeccompFlag"), ("supportedFlags", "SeccompFlag")):
