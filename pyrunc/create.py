@@ -171,7 +171,9 @@ def create(store: Store, cid: str, opts: CreateOptions) -> Container:
     try:
         return _create(store, cid, opts, bundle, config, made)
     except BaseException as e:
-        deleted = isinstance(e, OSError) and not os.path.isdir(store.path(cid))
+        # a failure of any kind (a cgroup file, the state file) once `delete
+        # --force` removed the container under us is that race, said so
+        deleted = isinstance(e, (OSError, PyruncError)) and not os.path.isdir(store.path(cid))
         _teardown(store, cid, made)
         if deleted:  # `delete --force` won a race against this create
             raise PyruncError(f"container {cid} was deleted while it was being created") from None
