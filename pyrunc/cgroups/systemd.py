@@ -319,7 +319,30 @@ def scope_properties(slice_: str, pid: int, unit: str, v2: bool) -> list:
 
 # -- the holder and the unit ------------------------------------------------
 class _Unit:
-    """What the two systemd managers share: the unit, its slice, the holder."""
+    """What the two systemd managers share: the unit, its slice, the holder,
+    and around the cgroupfs driver's lifecycle (cooperative super(): _Unit
+    comes first in each manager's bases) the scope's start, properties and
+    stop.  `properties` maps resources to unit properties (v1 or v2 names)."""
+
+    def create(self) -> None:
+        self._start_scope()
+        # then the cgroupfs part: v2 enables the controllers along the path,
+        # v1 makes the hierarchies systemd does not manage (runc's joinCgroups)
+        super().create()  # type: ignore[misc]
+
+    def pids(self) -> list[int]:
+        return self._not_holder(super().pids())  # type: ignore[misc]
+
+    def set(self, resources: dict, *, devices: bool = True, spec_device_paths: list[str] | None = None) -> None:
+        self._set_properties(self.properties(resources, devices=devices, spec_device_paths=spec_device_paths))
+        super().set(resources, devices=devices, spec_device_paths=spec_device_paths)  # type: ignore[misc]
+
+    def destroy(self) -> None:
+        self._stop_unit()
+        super().destroy()  # type: ignore[misc]  # what systemd left (sub-cgroups the container made)
+
+    def to_dict(self) -> dict:
+        return dict(super().to_dict(), slice=self.slice, unit=self.unit)  # type: ignore[misc]
 
     unit: str
     slice: str
@@ -423,23 +446,7 @@ class SystemdV2Manager(_Unit, V2Manager):
         self.unit = unit
         self.holder = 0
 
-    def create(self) -> None:
-        self._start_scope()
-        super().create()  # the dir exists now; enables the controllers along the path like runc's fs2 part
-
-    def pids(self) -> list[int]:
-        return self._not_holder(super().pids())
-
-    def set(self, resources: dict, *, devices: bool = True, spec_device_paths: list[str] | None = None) -> None:
-        self._set_properties(v2_properties(resources, devices=devices, spec_device_paths=spec_device_paths))
-        super().set(resources, devices=devices, spec_device_paths=spec_device_paths)
-
-    def destroy(self) -> None:
-        self._stop_unit()
-        super().destroy()  # what systemd left (sub-cgroups the container made)
-
-    def to_dict(self) -> dict:
-        return dict(super().to_dict(), slice=self.slice, unit=self.unit)
+    properties = staticmethod(v2_properties)
 
     @classmethod
     def from_dict(cls, d: dict) -> "SystemdV2Manager":
@@ -458,23 +465,7 @@ class SystemdV1Manager(_Unit, V1Manager):
         self.unit = unit
         self.holder = 0
 
-    def create(self) -> None:
-        self._start_scope()
-        super().create()  # the hierarchies systemd does not manage (cpuset, freezer, ...), like runc's joinCgroups
-
-    def pids(self) -> list[int]:
-        return self._not_holder(super().pids())
-
-    def set(self, resources: dict, *, devices: bool = True, spec_device_paths: list[str] | None = None) -> None:
-        self._set_properties(v1_properties(resources, devices=devices, spec_device_paths=spec_device_paths))
-        super().set(resources, devices=devices, spec_device_paths=spec_device_paths)
-
-    def destroy(self) -> None:
-        self._stop_unit()
-        super().destroy()
-
-    def to_dict(self) -> dict:
-        return dict(super().to_dict(), slice=self.slice, unit=self.unit)
+    properties = staticmethod(v1_properties)
 
     @classmethod
     def from_dict(cls, d: dict) -> "SystemdV1Manager":
