@@ -52,12 +52,18 @@ def timeline(state_dir: str, after: int = -1, until: int | None = None) -> list[
     """Log lines for the records with index > `after` (and <= `until`):
     "init [i] text (source): 0.123 ms" — the duration runs to the start of
     the next record (or to `until`'s ns / the trace's end)."""
-    entries = read_trace(state_dir)
     try:
         with open(os.path.join(state_dir, PLAN_FILE)) as f:
             records = {r["index"]: r for r in jsontext.loads(f.read())}
     except (OSError, ValueError):
         records = {}
+    return format_entries(read_trace(state_dir), records, after, until)
+
+
+def format_entries(entries: list[tuple[int, int, int]], records: dict[int, dict], after: int = -1,
+                   until: int | None = None) -> list[str]:
+    """The timeline's lines for trace entries, described by plan records
+    (pyrunc.linux.plan_view.describe) keyed by index."""
     lines = []
     for k, (index, op, ns) in enumerate(entries):
         if index <= after or (until is not None and index > until):
@@ -135,14 +141,6 @@ def log_memfd(fd: int, records: list[dict], what: str) -> None:
         time.sleep(0.002)
         got = entries()
     os.close(fd)
-    by_index = {r["index"]: r for r in records}
-    for k, (index, op, ns) in enumerate(got):
-        if index == 0:
-            continue  # the trace record itself
-        nxt = got[k + 1][2] if k + 1 < len(got) else None
-        r = by_index.get(index, {})
-        line = r.get("text") or f"op {op}"
-        if r.get("source"):
-            line += f" ({r['source']})"
-        took = f"{(nxt - ns) / 1e6:.3f} ms" if nxt is not None else "last step"
-        log.get().debug(f"{what}: init [{index}] {line}: {took}")
+    # index 0 is the trace record itself
+    for line in format_entries(got, {r["index"]: r for r in records}, after=0):
+        log.get().debug(f"{what}: {line}")
